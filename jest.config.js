@@ -1,0 +1,29 @@
+// One jest config for the monorepo. Workspace packages resolve to their TypeScript sources so unit
+// tests need no build; system tests (tests/) start the built services as real processes.
+const swc = [
+  '@swc/jest',
+  { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+];
+const shared = {
+  transform: { '^.+\\.ts$': swc },
+  testEnvironment: 'node',
+  moduleNameMapper: {
+    '^@lookalike/(config|models|embedder|index-store|queue)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+};
+/** @type {import('jest').Config} */
+module.exports = {
+  testTimeout: 60_000,
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'system',
+      testMatch: ['<rootDir>/tests/**/*.test.ts'],
+    },
+  ],
+};
