@@ -8,7 +8,7 @@ const shared = {
   transform: { '^.+\\.ts$': swc },
   testEnvironment: 'node',
   moduleNameMapper: {
-    '^@lookalike/(config|models|embedder|index-store|queue)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@lookalike/(config|models|image-source|embedder|index-store|queue)$': '<rootDir>/packages/$1/src/index.ts',
   },
 };
 /** @type {import('jest').Config} */

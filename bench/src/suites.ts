@@ -1,0 +1,4 @@
+import type { BenchSuite } from './types';
+
+/** Suites in the order `pnpm bench` runs them; `pnpm bench <name>` runs one. */
+export const suites: BenchSuite[] = [];
