@@ -6,9 +6,10 @@ const swc = [
 ];
 const shared = {
   transform: { '^.+\\.ts$': swc },
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/jest.environment.js',
   moduleNameMapper: {
-    '^@lookalike/(config|models|image-source|embedder|index-store|queue)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@lookalike/(config|models|image-source|embedder|index-store|queue)$':
+      '<rootDir>/packages/$1/src/index.ts',
   },
 };
 /** @type {import('jest').Config} */

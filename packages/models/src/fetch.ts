@@ -138,7 +138,12 @@ export async function fetchModel(entry: ModelEntry, options: FetchModelOptions):
     } catch (err) {
       // A mirror the operator chose that serves the wrong bytes is an error to report, not to skip.
       if (err instanceof ModelIntegrityError && options.mirror) throw err;
-      const reason = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
+      const reason =
+        err instanceof Error
+          ? err.cause instanceof Error
+            ? `${err.message}: ${err.cause.message}`
+            : err.message
+          : String(err);
       attempts.push(`${source}: ${reason}`);
     }
   }

@@ -1,4 +1,10 @@
-export { ModelRegistry, modelRegistry, UnknownModelError, type ModelEntry, type Preprocessing } from './registry';
+export {
+  ModelRegistry,
+  modelRegistry,
+  UnknownModelError,
+  type ModelEntry,
+  type Preprocessing,
+} from './registry';
 export {
   fetchModel,
   verifyModelFile,

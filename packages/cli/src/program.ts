@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { type Env } from '@lookalike/config';
+import { loadConfig, type CliConfig } from './config';
+import { modelsCommand } from './commands/models';
+
+/**
+ * The one CLI entry point (`pnpm lookalike <command>`). Commands are added here; each lives in
+ * commands/<name>.ts and receives a config loader so `--help` works even with a bad environment.
+ */
+export function buildProgram(env: Env): Command {
+  let config: CliConfig | undefined;
+  const getConfig = (): CliConfig => (config ??= loadConfig(env));
+  const program = new Command('lookalike')
+    .description('lookalike: visual "more like this" search for product catalogues')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(str) });
+  program.addCommand(modelsCommand(getConfig));
+  return program;
+}
