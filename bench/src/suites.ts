@@ -1,4 +1,7 @@
+import { embedderSuite } from './embedder';
+import { indexerSuite } from './indexer';
+import { searchSuite } from './search';
 import type { BenchSuite } from './types';
 
 /** Suites in the order `pnpm bench` runs them; `pnpm bench <name>` runs one. */
-export const suites: BenchSuite[] = [];
+export const suites: BenchSuite[] = [embedderSuite, searchSuite, indexerSuite];

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { type Env } from '@lookalike/config';
 import { loadConfig, type CliConfig } from './config';
 import { modelsCommand } from './commands/models';
+import { importCommand } from './commands/import';
 
 /**
  * The one CLI entry point (`pnpm lookalike <command>`). Commands are added here; each lives in
@@ -15,5 +16,6 @@ export function buildProgram(env: Env): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
   program.addCommand(modelsCommand(getConfig));
+  program.addCommand(importCommand(getConfig));
   return program;
 }

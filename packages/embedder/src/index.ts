@@ -1,1 +1,20 @@
-export {};
+export {
+  Embedder,
+  createEmbedder,
+  EMBEDDER_DEFAULTS,
+  type Embedding,
+  type EmbedderOptions,
+  type EmbedderStats,
+} from './embedder';
+export {
+  ImageError,
+  EmbedderBusyError,
+  EmbedderClosedError,
+  EmbedderModelError,
+  EmbedderInferenceError,
+  ModelMismatchError,
+  type ImageErrorCode,
+} from './errors';
+export { cosine, l2normalize, sameModel, assertSameModel, type ModelIdentity } from './vector';
+export { prepareModel, type PreparedModel } from './model-graph';
+export { SUPPORTED_FORMATS, type ImageFormat, type Fit } from './preprocess';

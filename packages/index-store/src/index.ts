@@ -1,1 +1,28 @@
-export {};
+export type {
+  ModelIdentity,
+  Metadata,
+  ItemInput,
+  StoredItem,
+  Filter,
+  SearchOptions,
+  SearchHit,
+  Snapshot,
+  SnapshotChange,
+  PublishResult,
+  PublishStep,
+} from './types';
+export { PUBLISH_STEPS } from './types';
+export {
+  ItemNotFoundError,
+  InvalidQueryError,
+  InvalidChangeError,
+  StaleWriterError,
+  WriterLockTimeoutError,
+  SnapshotCorruptError,
+  ModelMismatchError,
+  SnapshotNotFoundError,
+  StoreClosedError,
+} from './errors';
+export { SnapshotWriter, type SnapshotWriterOptions } from './writer';
+export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './reader';
+export { MAX_K, FIELD_VALUES_CAP } from './snapshot';

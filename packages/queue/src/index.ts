@@ -1,1 +1,65 @@
-export {};
+export {
+  CATALOGUE_QUEUE,
+  CatalogueQueue,
+  DEFAULT_JOB_OPTIONS,
+  QUEUE_PREFIX_PATTERN,
+  type CatalogueQueueOptions,
+  type JobCounts,
+  type JobState,
+  type JobStatus,
+} from './catalogue-queue';
+export {
+  CATALOGUE_JOB_KINDS,
+  ITEM_ID_PATTERN,
+  MAX_DELETE_IDS_PER_JOB,
+  MAX_IMAGE_BASE64_LENGTH,
+  MAX_IMAGE_PATH_LENGTH,
+  MAX_IMAGE_URL_LENGTH,
+  MAX_ITEMS_PER_JOB,
+  MAX_JOB_BASE64_LENGTH,
+  MAX_METADATA_KEYS,
+  MAX_METADATA_STRING_LENGTH,
+  METADATA_KEY_PATTERN,
+  catalogueItemSchema,
+  catalogueJobSchema,
+  deleteJobSchema,
+  emptyJobResult,
+  imageRefSchema,
+  imageRefShape,
+  itemIdSchema,
+  metadataSchema,
+  parseCatalogueJob,
+  refineExactlyOneImageRef,
+  withExactlyOneImageRef,
+  reindexJobSchema,
+  upsertJobSchema,
+  type CatalogueItem,
+  type CatalogueItemInput,
+  type CatalogueJob,
+  type CatalogueJobInput,
+  type CatalogueJobKind,
+  type DeleteJob,
+  type JobResult,
+  type Metadata,
+  type ReindexJob,
+  type UpsertJob,
+} from './schemas';
+export {
+  InvalidJobError,
+  QueueError,
+  describeZodIssues,
+  formatIssuePath,
+  type JobIssue,
+  type QueueErrorCode,
+} from './errors';
+export { closeRedisConnection, createRedisConnection, waitForReady, type RedisRole } from './redis';
+export {
+  createCatalogueWorker,
+  type CatalogueJobHandle,
+  type CatalogueProcessor,
+  type CatalogueWorker,
+  type CatalogueWorkerOptions,
+} from './worker';
+/** Throw it from a processor to fail a job without further attempts. */
+export { UnrecoverableError } from 'bullmq';
+export type { ImageRef } from '@lookalike/image-source';

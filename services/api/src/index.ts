@@ -1,1 +1,7 @@
-export {};
+export { buildApp, type App, type BuildAppOptions } from './app';
+export { loadConfig, K_CEILING, type ApiConfig } from './config';
+export { ApiError, STATUS_BY_CODE, type FieldError } from './errors';
+export { InferenceLimiter } from './inference-limiter';
+export { parseFilter } from './filter';
+export { generateOpenApiDocument, OPENAPI_PATH } from './generate-openapi';
+export type * from './ports';

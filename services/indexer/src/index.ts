@@ -1,1 +1,38 @@
-export {};
+export { loadConfig, type IndexerConfig } from './config';
+export {
+  DebouncedPublisher,
+  PublisherClosedError,
+  type PublisherOptions,
+  type SubmitOutcome,
+} from './publisher';
+export { canonicalJson, contentHash } from './hash';
+export {
+  SOURCE_METADATA_KEY,
+  BlobStore,
+  encodeSource,
+  decodeSource,
+  storedMetadata,
+  userMetadata,
+  type StoredSource,
+} from './source-ref';
+export { TransientBatchError, ReservedMetadataError, MissingSourceError, classifyFailure } from './errors';
+export { processUpsert, type UpsertDeps } from './processors/upsert';
+export { processDelete, type DeleteDeps } from './processors/delete';
+export { processReindex, type ReindexDeps } from './processors/reindex';
+export {
+  forEachLimited,
+  noCounters,
+  type JobContext,
+  type ItemCounters,
+  type ItemFailure,
+  type ProcessOutcome,
+} from './processors/common';
+export { IndexerMetrics } from './metrics';
+export {
+  createJobHandler,
+  createCatalogueWorker,
+  type CatalogueWorkerOptions,
+  type JobHandlerOptions,
+  type JobHandler,
+} from './worker';
+export type * from './ports';

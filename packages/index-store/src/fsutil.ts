@@ -1,0 +1,110 @@
+import { createHash, type Hash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+/** Yields to the event loop so a long load or build does not starve request handling. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  // Not `instanceof Error`: errors from node internals may come from another realm (jest, vm).
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && codes.includes(code);
+}
+
+/** fsync a directory so a rename or a new entry inside it survives a power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const HASH_SLICE = 4 * 1024 * 1024;
+
+/** Hashes a buffer in slices, yielding between them (a 200 MB items file must not block for a second). */
+export async function hashInSlices(hash: Hash, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.length; offset += HASH_SLICE) {
+    hash.update(data.subarray(offset, Math.min(data.length, offset + HASH_SLICE)));
+    if (offset + HASH_SLICE < data.length) await yieldToEventLoop();
+  }
+}
+
+export interface WrittenFile {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Writes `parts` to a new file (exclusive create), hashing as it goes, and fsyncs it. `afterPart` runs
+ * after each part is written (the crash tests use it to die with a file half written).
+ */
+export async function writeFileSynced(
+  file: string,
+  parts: Iterable<Uint8Array>,
+  afterPart?: (index: number) => Promise<void>,
+): Promise<WrittenFile> {
+  const hash = createHash('sha256');
+  const handle = await fsp.open(file, 'wx');
+  let bytes = 0;
+  try {
+    let index = 0;
+    for (const part of parts) {
+      let offset = 0;
+      while (offset < part.length) {
+        const { bytesWritten } = await handle.write(part, offset, part.length - offset, bytes + offset);
+        offset += bytesWritten;
+      }
+      hash.update(part);
+      bytes += part.length;
+      if (afterPart) await afterPart(index);
+      index++;
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** Splits a byte view into slices of at most `size` bytes (no copies). */
+export function* slices(data: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let offset = 0; offset < data.length; offset += size)
+    yield data.subarray(offset, Math.min(data.length, offset + size));
+}
+
+/** Replaces `file` atomically: write a temp file beside it, fsync, rename over, fsync the directory. */
+export async function writeFileAtomic(file: string, content: string, tempName: string): Promise<void> {
+  const temp = path.join(path.dirname(file), tempName);
+  await writeFileSynced(temp, [Buffer.from(content)]);
+  await fsp.rename(temp, file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** Reads a whole file; null when it does not exist. */
+export async function readFileIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await fsp.readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
+    throw err;
+  }
+}
+
+export async function removeTree(target: string): Promise<void> {
+  await fsp.rm(target, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** The message of anything thrown (errors from another realm included). */
+export function errorMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string')
+    return (err as { message: string }).message;
+  return String(err);
+}

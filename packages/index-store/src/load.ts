@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { IndexFlatIP } from 'faiss-node';
+import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from './errors';
+import {
+  FAISS_HEADER_BYTES,
+  ITEMS_FILE,
+  MANIFEST_FILE,
+  assertLittleEndian,
+  attachmentPath,
+  checkFaissHeader,
+  indexShardFile,
+  parseManifest,
+  sameModel,
+  sha256Hex,
+  shardCount,
+  snapshotDir,
+  type Manifest,
+} from './format';
+import { errorMessage, hashInSlices, isErrno, yieldToEventLoop } from './fsutil';
+import { SnapshotImpl } from './snapshot';
+import type { Metadata, ModelIdentity, StoredItem } from './types';
+
+const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+const PARSE_YIELD_EVERY = 5_000;
+
+export interface LoadOptions {
+  /** The manifest checksum the pointer names; the manifest must match it. */
+  expectedManifestSha256?: string;
+  /** Reject the snapshot unless its model (id, sha256, dimension) is this one. */
+  expectedModel?: ModelIdentity;
+  /** Load the FAISS index now (readers); otherwise it is built from the vectors on first search. */
+  loadFaiss: boolean;
+  /** Build the filter index now. */
+  eager: boolean;
+}
+
+function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
+  return new SnapshotCorruptError(version, reason, cause);
+}
+
+/**
+ * Loads one snapshot directory and verifies everything before anything is used: the manifest against
+ * the pointer's checksum, every file's size and sha256 against the manifest, the FAISS header against
+ * the manifest's dimension and count, each item record's shape. Reads in chunks and yields, so a
+ * serving process keeps answering while a large snapshot loads.
+ */
+export async function loadSnapshot(
+  dataDir: string,
+  version: number,
+  options: LoadOptions,
+): Promise<SnapshotImpl> {
+  assertLittleEndian();
+  const dir = snapshotDir(dataDir, version);
+  let manifestBytes: Buffer;
+  try {
+    manifestBytes = await fsp.readFile(path.join(dir, MANIFEST_FILE));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
+      const dirExists = await fsp.stat(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!dirExists) throw new SnapshotNotFoundError(version);
+      throw corrupt(version, 'manifest.json is missing (half-written snapshot)', err);
+    }
+    throw corrupt(version, `cannot read manifest: ${errorMessage(err)}`, err);
+  }
+  if (
+    options.expectedManifestSha256 !== undefined &&
+    sha256Hex(manifestBytes) !== options.expectedManifestSha256
+  )
+    throw corrupt(version, 'manifest checksum does not match the pointer');
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(manifestBytes.toString('utf8'));
+  } catch (err) {
+    throw corrupt(version, errorMessage(err), err);
+  }
+  if (manifest.version !== version)
+    throw corrupt(version, `manifest says version ${manifest.version}, directory says ${version}`);
+  if (options.expectedModel && !sameModel(manifest.model, options.expectedModel)) {
+    throw new ModelMismatchError(
+      `Snapshot version ${version} was built with model ${manifest.model.id} (${manifest.model.sha256.slice(0, 12)}…, ` +
+        `d=${manifest.model.dimension}), not ${options.expectedModel.id} (${options.expectedModel.sha256.slice(0, 12)}…, ` +
+        `d=${options.expectedModel.dimension})`,
+      { version, snapshotModel: manifest.model, expectedModel: options.expectedModel },
+    );
+  }
+
+  try {
+    const vectors = await readVectors(dir, manifest);
+    const items = await readItems(dir, manifest);
+    const attachments = new Map<string, Uint8Array>();
+    for (const name of manifest.attachments)
+      attachments.set(name, await readVerified(dir, attachmentPath(name), manifest));
+    let faissShards: IndexFlatIP[] | undefined;
+    if (options.loadFaiss) {
+      // FAISS reads the shard files just verified: one native read each (tens of ms), far faster than
+      // re-adding floats from JS, with the event loop free between shards.
+      faissShards = [];
+      for (let shard = 0; shard < shardCount(manifest.count, manifest.shardSize); shard++) {
+        const index = IndexFlatIP.read(path.join(dir, indexShardFile(shard)));
+        const expected = Math.min(manifest.shardSize, manifest.count - shard * manifest.shardSize);
+        if (index.ntotal() !== expected || index.getDimension() !== manifest.dimension)
+          throw new Error(`FAISS shard ${shard} does not hold the verified vectors`);
+        faissShards.push(index);
+        await yieldToEventLoop();
+      }
+    }
+    return await SnapshotImpl.create(
+      {
+        version,
+        builtAt: manifest.createdAt,
+        basedOn: manifest.basedOn,
+        model: manifest.model,
+        shardSize: manifest.shardSize,
+        items,
+        vectors,
+        attachments,
+      },
+      { ...(faissShards ? { faissShards } : {}), eager: options.eager },
+    );
+  } catch (err) {
+    if (err instanceof SnapshotCorruptError) throw err;
+    throw corrupt(version, errorMessage(err), err);
+  }
+}
+
+async function readVectors(dir: string, manifest: Manifest): Promise<Float32Array> {
+  const { dimension, count, shardSize } = manifest;
+  const vectors = new Float32Array(count * dimension);
+  for (let shard = 0; shard < shardCount(count, shardSize); shard++) {
+    const first = shard * shardSize;
+    const shardItems = Math.min(shardSize, count - first);
+    const view = new Uint8Array(vectors.buffer, first * dimension * 4, shardItems * dimension * 4);
+    await readShard(dir, indexShardFile(shard), manifest, shardItems, view);
+  }
+  return vectors;
+}
+
+/** Reads one index shard straight into (aligned) vector memory, checking size, header and checksum. */
+async function readShard(
+  dir: string,
+  file: string,
+  manifest: Manifest,
+  shardItems: number,
+  target: Uint8Array,
+): Promise<void> {
+  const expected = manifest.files[file];
+  if (!expected || expected.bytes !== FAISS_HEADER_BYTES + target.length)
+    throw corrupt(
+      manifest.version,
+      `${file} size in manifest does not fit ${shardItems} × ${manifest.dimension} floats`,
+    );
+  const handle = await fsp.open(path.join(dir, file), 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size !== expected.bytes)
+      throw corrupt(manifest.version, `${file} is ${size} bytes, expected ${expected.bytes}`);
+    const header = Buffer.alloc(FAISS_HEADER_BYTES);
+    await readFully(handle, header, 0);
+    const headerProblem = checkFaissHeader(header, manifest.dimension, shardItems);
+    if (headerProblem) throw corrupt(manifest.version, `${file}: ${headerProblem}`);
+    const hash = createHash('sha256').update(header);
+    // The payload starts at an odd file offset; reading into the Float32Array's bytes keeps it aligned.
+    for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) {
+      const chunk = target.subarray(offset, Math.min(target.length, offset + READ_CHUNK_BYTES));
+      await readFully(handle, chunk, FAISS_HEADER_BYTES + offset);
+      hash.update(chunk);
+    }
+    if (hash.digest('hex') !== expected.sha256) throw corrupt(manifest.version, `${file} checksum mismatch`);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readFully(handle: fsp.FileHandle, target: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+    if (bytesRead === 0) throw new Error('unexpected end of file');
+    done += bytesRead;
+  }
+}
+
+async function readVerified(dir: string, relative: string, manifest: Manifest): Promise<Buffer> {
+  const expected = manifest.files[relative];
+  if (!expected) throw corrupt(manifest.version, `no checksum for ${relative}`);
+  let data: Buffer;
+  try {
+    data = await fsp.readFile(path.join(dir, relative));
+  } catch (err) {
+    throw corrupt(manifest.version, `cannot read ${relative}: ${errorMessage(err)}`, err);
+  }
+  if (data.length !== expected.bytes)
+    throw corrupt(manifest.version, `${relative} is ${data.length} bytes, expected ${expected.bytes}`);
+  const hash = createHash('sha256');
+  await hashInSlices(hash, data);
+  if (hash.digest('hex') !== expected.sha256)
+    throw corrupt(manifest.version, `${relative} checksum mismatch`);
+  return data;
+}
+
+function isMetadata(value: unknown): value is Metadata {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const field in value) {
+    const v = (value as Record<string, unknown>)[field];
+    if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return false;
+  }
+  return true;
+}
+
+async function readItems(dir: string, manifest: Manifest): Promise<StoredItem[]> {
+  const data = await readVerified(dir, ITEMS_FILE, manifest);
+  const items: StoredItem[] = new Array<StoredItem>(manifest.count);
+  let start = 0;
+  for (let i = 0; i < manifest.count; i++) {
+    const end = data.indexOf(10, start);
+    if (end < 0)
+      throw corrupt(manifest.version, `${ITEMS_FILE} has ${i} records, expected ${manifest.count}`);
+    let record: unknown;
+    try {
+      record = JSON.parse(data.toString('utf8', start, end));
+    } catch {
+      throw corrupt(manifest.version, `${ITEMS_FILE} line ${i + 1} is not JSON`);
+    }
+    const { id, metadata, contentHash, indexedAt } = (record ?? {}) as Record<string, unknown>;
+    if (
+      typeof id !== 'string' ||
+      id === '' ||
+      !isMetadata(metadata) ||
+      typeof contentHash !== 'string' ||
+      typeof indexedAt !== 'string'
+    )
+      throw corrupt(manifest.version, `${ITEMS_FILE} line ${i + 1} is not an item record`);
+    items[i] = Object.freeze({ id, metadata: Object.freeze(metadata), contentHash, indexedAt });
+    start = end + 1;
+    if (i % PARSE_YIELD_EVERY === PARSE_YIELD_EVERY - 1) await yieldToEventLoop();
+  }
+  if (start !== data.length)
+    throw corrupt(manifest.version, `${ITEMS_FILE} has more records than ${manifest.count}`);
+  return items;
+}

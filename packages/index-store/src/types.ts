@@ -1,0 +1,131 @@
+/**
+ * The model that produced a snapshot's vectors. Structurally identical to @lookalike/embedder's
+ * ModelIdentity (declared here too so the two packages do not depend on each other).
+ */
+export interface ModelIdentity {
+  id: string;
+  sha256: string;
+  dimension: number;
+}
+
+/** Flat item metadata: string or number values only. */
+export type Metadata = Record<string, string | number>;
+
+export interface ItemInput {
+  id: string;
+  /** L2-normalised embedding of `dimension` floats. */
+  vector: Float32Array;
+  metadata: Metadata;
+  /** Hash of the source image bytes, so the indexer can skip re-embedding unchanged items. */
+  contentHash: string;
+}
+
+export interface StoredItem {
+  id: string;
+  metadata: Metadata;
+  contentHash: string;
+  /** When this item's current vector was published (ISO 8601). */
+  indexedAt: string;
+}
+
+/**
+ * Equality per field; an array means any of the values; fields are ANDed. Values compare as strings,
+ * so a filter of "2012" matches metadata 2012 (filters usually arrive as query-string text).
+ */
+export type Filter = Record<string, string | number | Array<string | number>>;
+
+export interface SearchOptions {
+  /** 1..100 */
+  k: number;
+  filter?: Filter;
+  /** Drop hits scoring below this inner product. */
+  minScore?: number;
+  /** Drop a hit whose cosine similarity to a better kept hit is at least this (0 < collapse ≤ 1). */
+  collapse?: number;
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  metadata: Metadata;
+}
+
+/** One immutable published version of the index, fully loaded in memory. */
+export interface Snapshot {
+  readonly version: number;
+  readonly count: number;
+  readonly model: ModelIdentity;
+  readonly dimension: number;
+  /** When the snapshot was published (ISO 8601). */
+  readonly builtAt: string;
+  get(id: string): StoredItem | undefined;
+  has(id: string): boolean;
+  /** The stored vector (a read-only view; do not modify). */
+  vectorOf(id: string): Float32Array | undefined;
+  /** Every item id, in index order. */
+  ids(): Iterable<string>;
+  search(vector: Float32Array, options: SearchOptions): SearchHit[];
+  /** The item itself is excluded; throws ItemNotFoundError (ITEM_NOT_FOUND) for an unknown id. */
+  searchById(id: string, options: SearchOptions): SearchHit[];
+  /** Every metadata field → its most frequent distinct values (at most 100 per field), for filter chips. */
+  metadataFields(): Record<string, string[]>;
+  /** Names of the extra files (learned ranking state, …) published with this snapshot. */
+  attachmentNames(): string[];
+  /** An extra file published with this snapshot, verified against the manifest like every other file. */
+  attachment(name: string): Uint8Array | undefined;
+}
+
+export interface SnapshotChange {
+  upserts: ItemInput[];
+  deletes: string[];
+  /**
+   * Extra files to publish with the snapshot (learned ranking state and the like). They are carried
+   * forward to later snapshots until replaced; `null` removes one. Names: [A-Za-z0-9][A-Za-z0-9._-]{0,63}.
+   */
+  attachments?: Record<string, Uint8Array | null>;
+  /**
+   * Publish exactly `upserts` (a full rebuild, e.g. a reindex with a new model); the previous items
+   * not upserted are dropped and reported in `deleted` (explicit `deletes` add nothing but are
+   * still reported in `unknownDeletes` when they name no previous item).
+   */
+  replaceAll?: boolean;
+}
+
+export interface PublishResult {
+  version: number;
+  count: number;
+  upserted: string[];
+  deleted: string[];
+  unknownDeletes: string[];
+}
+
+/**
+ * The points a publish passes through, in order. The writer's `onStep` hook sees each one; the crash
+ * tests kill the writer process at every one of them.
+ */
+export const PUBLISH_STEPS = [
+  'change-validated',
+  'lock-acquired',
+  'fence-acquired',
+  'base-loaded',
+  'build-dir-created',
+  'index-header-written',
+  'index-written',
+  'items-partly-written',
+  'items-written',
+  'manifest-written',
+  'manifest-synced',
+  'build-dir-synced',
+  'fence-checked',
+  'snapshot-renamed',
+  'snapshots-dir-synced',
+  'pointer-temp-written',
+  'pointer-temp-synced',
+  'pointer-renamed',
+  'data-dir-synced',
+  'retired-recorded',
+  'gc-done',
+  'lock-released',
+] as const;
+
+export type PublishStep = (typeof PUBLISH_STEPS)[number];

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { Logger } from '@lookalike/config';
+import type { ApiConfig } from './config';
+import type { RouteContext } from './context';
+import { ApiError } from './errors';
+import { InferenceLimiter } from './inference-limiter';
+import auth from './plugins/auth';
+import deadline from './plugins/deadline';
+import metrics from './plugins/metrics';
+import openapi from './plugins/openapi';
+import problem from './plugins/problem';
+import type { ApiDeps } from './ports';
+import { createValidatorCompiler } from './validation';
+import itemRoutes from './routes/items';
+import jobRoutes from './routes/jobs';
+import opsRoutes from './routes/ops';
+import similarRoutes from './routes/similar';
+
+export interface BuildAppOptions {
+  config: ApiConfig;
+  /** Request logs go here; omit for a silent app (tests, document generation). */
+  logger?: Logger;
+  /** Adapters the caller creates and closes (real ones in server.ts, fakes in tests). */
+  deps: ApiDeps;
+  /** Serve Swagger UI at /docs (default true). */
+  docsUi?: boolean;
+}
+
+/** A client-supplied request id is kept (for tracing across services) only when it looks sane. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/**
+ * Builds the HTTP app; never listens. Plugins first (errors, CORS, rate limit, auth, metrics,
+ * OpenAPI), then the versioned routes, each with its TypeBox schema as the single source of truth.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { config, deps } = options;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: config.MAX_BODY_BYTES,
+    // Socket-level guard against clients that trickle a body forever (answered 408 by Node).
+    requestTimeout: config.REQUEST_TIMEOUT_MS * 2,
+    trustProxy: config.TRUST_PROXY,
+    routerOptions: { maxParamLength: 256 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+
+  // Only JSON (everywhere) and multipart (image upload) bodies; anything else is 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // Graceful close: responses finishing after close() began also end their keep-alive connection,
+  // so close() completes once in-flight requests are done instead of waiting out keep-alive timers.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  await app.register(problem);
+  await app.register(deadline, { timeoutMs: config.REQUEST_TIMEOUT_MS });
+  if (config.CORS_ORIGINS.length > 0) {
+    await app.register(cors, {
+      origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['content-type', 'authorization', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'location'],
+      maxAge: 600,
+    });
+  }
+  if (config.RATE_LIMIT_MAX > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: config.RATE_LIMIT_WINDOW,
+      errorResponseBuilder: (_request, context) =>
+        new ApiError('RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded`, {
+          permanent: false,
+          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+        }),
+    });
+  }
+  await app.register(auth, { apiKey: config.API_KEY, protectReads: config.API_KEY_READS });
+
+  const limiter = new InferenceLimiter(config.INFERENCE_CONCURRENCY, config.INFERENCE_QUEUE);
+  await app.register(metrics, {
+    snapshots: deps.snapshots,
+    queue: deps.queue,
+    limiter,
+    redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+  });
+  await app.register(openapi, { ui: options.docsUi ?? true });
+
+  const context: RouteContext = { config, deps, limiter };
+  await app.register(similarRoutes, context);
+  await app.register(itemRoutes, context);
+  await app.register(jobRoutes, context);
+  await app.register(opsRoutes, context);
+  return app;
+}

@@ -1,0 +1,110 @@
+import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+
+const MiB = 1024 * 1024;
+
+/** Hard ceiling of `k` in the published contract; MAX_K can only lower it. */
+export const K_CEILING = 100;
+
+/** `250ms`, `30s`, `1m`, `2h` or a bare number of milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)\s*(ms|s|m|h)?$/.exec(value);
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 1m or 2h' });
+        return z.NEVER;
+      }
+      const ms = Number(match[1]) * unit[(match[2] ?? 'ms') as keyof typeof unit];
+      if (ms < 1 || ms > 86_400_000) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration between 1ms and 24h' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** A comma-separated list, blanks dropped. */
+const list = () =>
+  z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    );
+
+const apiEnvSchema = z.object({
+  ...commonEnvShape,
+  PORT: envFields.port(8080),
+  HOST: z.string().default('0.0.0.0'),
+
+  /** When set, write routes need `Authorization: Bearer <API_KEY>`. */
+  API_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Also require the key on read routes (queries, items, jobs, index). */
+  API_KEY_READS: envFields.bool(false),
+  /** `*` or comma-separated origins allowed by CORS; unset = no CORS headers. */
+  CORS_ORIGINS: list().pipe(
+    z.array(
+      z.string().refine((origin) => origin === '*' || /^https?:\/\/[^/\s]+$/.test(origin), {
+        message: 'expected * or origins such as https://shop.example.com (no path)',
+      }),
+    ),
+  ),
+  /** Requests per client IP per window; 0 turns rate limiting off. */
+  RATE_LIMIT_MAX: envFields.int(300, 0, 1_000_000),
+  RATE_LIMIT_WINDOW: duration('1m'),
+  /** Trust X-Forwarded-For (behind a reverse proxy), so rate limits apply to the real client IP. */
+  TRUST_PROXY: envFields.bool(false),
+
+  /** Largest image accepted: upload, base64 or fetched URL. */
+  MAX_UPLOAD_BYTES: envFields.int(10 * MiB, 1024, 512 * MiB),
+  /** Largest JSON body (batch upserts with base64 images); default: room for one base64 upload + 1 MiB. */
+  MAX_BODY_BYTES: envFields.int(0, 0, 1024 * MiB),
+  /** Decoded width × height above which an image is refused (pixel bombs). */
+  MAX_IMAGE_PIXELS: envFields.int(40_000_000, 1, 1_000_000_000),
+  /** Largest `k` a client may ask for (≤ 100). */
+  MAX_K: envFields.int(K_CEILING, 1, K_CEILING),
+  /** Whole-request deadline (routing to response); past it: 503 REQUEST_TIMEOUT. */
+  REQUEST_TIMEOUT_MS: envFields.int(30_000, 100, 600_000),
+  /** Image embeddings computed at once (also the ONNX sessions of the embedder). */
+  INFERENCE_CONCURRENCY: envFields.int(2, 1, 64),
+  /** Image queries admitted to wait for a slot; beyond that: 503 with Retry-After. */
+  INFERENCE_QUEUE: envFields.int(16, 0, 10_000),
+  IMAGE_FETCH_TIMEOUT_MS: envFields.int(10_000, 100, 300_000),
+  IMAGE_MAX_REDIRECTS: envFields.int(3, 0, 20),
+  /** Turns the SSRF guard off for imageUrl (tests, trusted intranets). */
+  ALLOW_PRIVATE_IMAGE_URLS: envFields.bool(false),
+  /** Comma-separated host names, `*.suffix` wildcards or CIDRs that may be fetched even when private. */
+  IMAGE_ALLOWED_HOSTS: list(),
+  /** Directory `imagePath` refs are resolved against; unset = imagePath is refused. */
+  CATALOGUE_ROOT: z.string().optional(),
+  /** How often the snapshot reader looks for a newer published snapshot. */
+  RELOAD_POLL_MS: envFields.int(1000, 50, 600_000),
+  /** How long Redis calls (enqueue, job status, readiness) may take before 503 QUEUE_UNAVAILABLE. */
+  REDIS_TIMEOUT_MS: envFields.int(3000, 100, 60_000),
+  /** On SIGTERM: stop accepting, finish in-flight requests for at most this long, then exit. */
+  SHUTDOWN_GRACE_MS: envFields.int(10_000, 100, 600_000),
+});
+
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+
+/** Every variable the API reads (documented one by one in services/api/.env.example). */
+export const API_ENV_KEYS: readonly string[] = Object.keys(apiEnvSchema.shape);
+
+export interface ApiConfig extends Omit<ApiEnv, 'MAX_BODY_BYTES'> {
+  /** Resolved: MAX_BODY_BYTES, or room for one base64-encoded upload plus 1 MiB of JSON. */
+  MAX_BODY_BYTES: number;
+}
+
+/** Reads and validates every variable the API uses; throws ConfigError listing all bad keys at once. */
+export function loadConfig(env: Env): ApiConfig {
+  const parsed = parseEnv(apiEnvSchema, env);
+  return {
+    ...parsed,
+    MAX_BODY_BYTES: parsed.MAX_BODY_BYTES || Math.ceil((parsed.MAX_UPLOAD_BYTES * 4) / 3) + MiB,
+  };
+}

@@ -1,0 +1,96 @@
+import { ApiError } from './errors';
+
+/** Called when a slot is handed over. */
+type Waiter = () => void;
+
+/**
+ * Bounds the memory and CPU spent on image queries. A request is *admitted* before its body is read
+ * (at most `concurrency + maxQueue` at once — beyond that 503 INFERENCE_BUSY with Retry-After, so
+ * a burst cannot buffer unbounded uploads), then waits in FIFO order for one of `concurrency`
+ * inference slots. The embedding itself runs in onnxruntime/sharp threads, never on the event loop.
+ */
+export class InferenceLimiter {
+  private admittedCount = 0;
+  private runningCount = 0;
+  private readonly waiters: Waiter[] = [];
+  /** Requests refused because the limiter was full, since start. */
+  rejected = 0;
+
+  constructor(
+    readonly concurrency: number,
+    readonly maxQueue: number,
+  ) {
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be ≥ 1');
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be ≥ 0');
+  }
+
+  get admitted(): number {
+    return this.admittedCount;
+  }
+  get running(): number {
+    return this.runningCount;
+  }
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Takes a place, or throws INFERENCE_BUSY. Release the admission when the request ends. */
+  admit(): Admission {
+    if (this.admittedCount >= this.concurrency + this.maxQueue) {
+      this.rejected += 1;
+      throw new ApiError(
+        'INFERENCE_BUSY',
+        `Too many image queries in progress (${this.admittedCount}); retry shortly`,
+        { permanent: false, retryAfterSeconds: 1 },
+      );
+    }
+    this.admittedCount += 1;
+    let released = false;
+    return new Admission(this, () => {
+      if (released) return;
+      released = true;
+      this.admittedCount -= 1;
+    });
+  }
+
+  /** @internal Waits for a slot (FIFO), runs `fn`, frees the slot. */
+  async runInSlot<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    if (this.runningCount >= this.concurrency) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          reject(signal?.reason ?? new Error('aborted'));
+        };
+        const waiter: Waiter = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiters.push(waiter);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    } else {
+      this.runningCount += 1;
+    }
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter (runningCount unchanged), or free it.
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.runningCount -= 1;
+    }
+  }
+}
+
+export class Admission {
+  constructor(
+    private readonly limiter: InferenceLimiter,
+    readonly release: () => void,
+  ) {}
+
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.limiter.runInSlot(fn, signal);
+  }
+}

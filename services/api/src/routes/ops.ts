@@ -1,0 +1,131 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { SECURITY, redisCall, requireSnapshot, type RouteContext } from '../context';
+import { ApiError } from '../errors';
+import { sendProblem, toProblem } from '../plugins/problem';
+import { ModelName, ReadinessChecks, exactProblemResponses, problemResponses } from '../schemas';
+
+const IndexInfo = Type.Object(
+  {
+    version: Type.Integer({ description: 'Snapshot version being served.' }),
+    count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
+    model: ModelName,
+    modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    dimension: Type.Integer({ minimum: 1 }),
+    builtAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false, description: 'The snapshot being served.' },
+);
+
+const Ready = Type.Object(
+  { status: Type.Literal('ready'), checks: ReadinessChecks },
+  { additionalProperties: false, description: 'Ready: a snapshot is loaded and Redis answers.' },
+);
+
+/** Index info, health, readiness and metrics. The last three are open and not rate limited. */
+const opsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {
+  app.get(
+    '/v1/index',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['search'],
+        operationId: 'getIndex',
+        summary: 'The snapshot being served',
+        security: SECURITY.read,
+        response: { 200: IndexInfo, ...problemResponses(401) },
+      },
+    },
+    async () => {
+      const snapshot = requireSnapshot(deps);
+      return {
+        version: snapshot.version,
+        count: snapshot.count,
+        model: snapshot.model.id,
+        modelSha256: snapshot.model.sha256,
+        dimension: snapshot.model.dimension,
+        builtAt: snapshot.builtAt,
+      };
+    },
+  );
+
+  const open = { access: 'public' as const, rateLimit: false as const };
+
+  app.get(
+    '/healthz',
+    {
+      config: open,
+      schema: {
+        tags: ['ops'],
+        operationId: 'health',
+        summary: 'The process is up',
+        security: SECURITY.public,
+        response: {
+          200: Type.Object(
+            { status: Type.Literal('ok') },
+            { additionalProperties: false, description: 'The process is up.' },
+          ),
+          ...exactProblemResponses(),
+        },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: open,
+      schema: {
+        tags: ['ops'],
+        operationId: 'ready',
+        summary: 'A snapshot is loaded and Redis answers',
+        description: '503 NOT_READY problem (with the same `checks`) when either is missing.',
+        security: SECURITY.public,
+        response: { 200: Ready, ...exactProblemResponses(503) },
+      },
+    },
+    async (request, reply) => {
+      const snapshot = deps.snapshots.current();
+      const redisOk = await redisCall(() => deps.queue.ping(), config.REDIS_TIMEOUT_MS).then(
+        (answer) => answer !== false,
+        () => false,
+      );
+      const checks = {
+        snapshot: { ok: snapshot !== null, version: snapshot?.version ?? null },
+        redis: { ok: redisOk },
+      };
+      if (snapshot && redisOk) return { status: 'ready' as const, checks };
+      const missing = [!snapshot && 'no index snapshot yet', !redisOk && 'Redis unreachable'].filter(Boolean);
+      const problem = toProblem(new ApiError('NOT_READY', `Not ready: ${missing.join(', ')}`), request);
+      problem.body.checks = checks;
+      return sendProblem(reply, problem);
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: open,
+      schema: {
+        tags: ['ops'],
+        operationId: 'metrics',
+        summary: 'Prometheus metrics',
+        security: SECURITY.public,
+        response: {
+          200: {
+            description: 'Prometheus text exposition format.',
+            content: { 'text/plain': { schema: Type.String() } },
+          },
+          ...exactProblemResponses(),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const body = await app.metrics.registry.metrics();
+      return reply.type(app.metrics.registry.contentType).send(body);
+    },
+  );
+};
+
+export default opsRoutes;

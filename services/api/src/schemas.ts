@@ -1,0 +1,197 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { K_CEILING } from './config';
+
+/**
+ * Schemas shared by several routes. They are the single source of truth: Fastify validates requests
+ * and serialises responses with them, and @fastify/swagger turns them into openapi/openapi.json.
+ */
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** Item ids: what the queue accepts, and safe in a URL path segment. */
+export const ITEM_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
+export const METADATA_KEY_PATTERN = '^[A-Za-z0-9_]{1,64}$';
+export const JOB_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
+
+export const ItemId = Type.String({
+  pattern: ITEM_ID_PATTERN,
+  description: '1–128 characters from A–Z a–z 0–9 _ . : -',
+  examples: ['sku-15970'],
+});
+
+export const MetadataValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number()]);
+
+/**
+ * An object whose keys match `keyPattern` and whose values match `value`. Written with
+ * propertyNames rather than patternProperties, which @fastify/swagger would drop from the document.
+ */
+function keyedRecord<V extends TSchema>(keyPattern: string, value: V, options: Record<string, unknown>) {
+  return Type.Unsafe<Record<string, Static<V>>>({
+    type: 'object',
+    propertyNames: { pattern: keyPattern },
+    additionalProperties: value,
+    ...options,
+  });
+}
+
+export const Metadata = keyedRecord(METADATA_KEY_PATTERN, MetadataValue, {
+  maxProperties: 64,
+  description:
+    'Flat metadata: up to 64 fields named [A-Za-z0-9_]{1,64}, each a string (≤ 1000 chars) or a number.',
+  examples: [{ gender: 'Men', articleType: 'Tshirts', baseColour: 'Navy Blue', year: 2011 }],
+});
+
+export const ReadinessChecks = Type.Object(
+  {
+    snapshot: Type.Object(
+      { ok: Type.Boolean(), version: Type.Union([Type.Integer(), Type.Null()]) },
+      { additionalProperties: false },
+    ),
+    redis: Type.Object({ ok: Type.Boolean() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({
+      description: 'URI reference naming the problem type (`urn:lookalike:problem:<code>`).',
+    }),
+    title: Type.String({ description: 'The HTTP status text.' }),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({
+      pattern: '^[A-Z][A-Z0-9_]*$',
+      description: 'Stable machine-readable error code (see the API description for the list).',
+    }),
+    detail: Type.String({ description: 'What went wrong, for people.' }),
+    instance: Type.Optional(Type.String({ description: 'The request path.' })),
+    requestId: Type.Optional(Type.String({ description: 'Same as the X-Request-Id response header.' })),
+    retryAfter: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Seconds; also sent as Retry-After.' }),
+    ),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            path: Type.String({ description: 'Where: `/body/items/0/id`, `/query/k`, …' }),
+            message: Type.String(),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Validation problems, one per bad value.' },
+      ),
+    ),
+    checks: Type.Optional(ReadinessChecks),
+  },
+  {
+    $id: 'Problem',
+    title: 'Problem',
+    description: 'RFC 9457 problem details, served as application/problem+json.',
+    additionalProperties: false,
+  },
+);
+export type ProblemBody = Static<typeof Problem>;
+
+const ProblemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad parameters or body (VALIDATION_FAILED, INVALID_JSON, INVALID_FILTER, …).',
+  401: 'Missing or wrong API key (UNAUTHORIZED).',
+  404: 'Unknown item or job.',
+  413: 'Body, upload or image too large (BODY_TOO_LARGE, IMAGE_TOO_LARGE, IMAGE_TOO_MANY_PIXELS, …).',
+  415: 'Unsupported media type (UNSUPPORTED_MEDIA_TYPE, IMAGE_UNSUPPORTED, SOURCE_NOT_IMAGE, …).',
+  422: 'The image cannot be decoded or fetched (IMAGE_CORRUPT, IMAGE_EMPTY, SOURCE_NOT_FOUND, …).',
+  429: 'Rate limited (RATE_LIMITED); see Retry-After.',
+  502: 'The image URL host failed (SOURCE_HTTP_ERROR, SOURCE_NETWORK_ERROR).',
+  503: 'Not available now (NO_SNAPSHOT, QUEUE_UNAVAILABLE, INFERENCE_BUSY, REQUEST_TIMEOUT, …); see Retry-After.',
+  504: 'The image URL did not answer in time (SOURCE_TIMEOUT).',
+};
+
+function problemResponse(description: string) {
+  return { description, content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemRef } } };
+}
+
+/**
+ * Error responses of a route: the listed statuses plus those every rate-limited route can give (429
+ * rate limiting, 503 request timeout), and `default` for anything unexpected.
+ */
+export function problemResponses(...statuses: number[]) {
+  return exactProblemResponses(...statuses, 429, 503);
+}
+
+/** Error responses: exactly the listed statuses, and `default`. */
+export function exactProblemResponses(...statuses: number[]) {
+  const responses: Record<string, ReturnType<typeof problemResponse>> = {};
+  for (const status of [...new Set(statuses)].sort((a, b) => a - b)) {
+    responses[String(status)] = problemResponse(PROBLEM_DESCRIPTIONS[status] ?? 'Error.');
+  }
+  responses.default = problemResponse('Unexpected error (INTERNAL); details are in the server log.');
+  return responses;
+}
+
+export const ModelName = Type.String({
+  description: 'Embedding model id.',
+  examples: ['mobilenetv2-12-int8'],
+});
+
+export const SearchHit = Type.Object(
+  {
+    id: ItemId,
+    score: Type.Number({ description: 'Cosine similarity, −1…1; higher is more similar.' }),
+    metadata: Metadata,
+  },
+  { additionalProperties: false },
+);
+
+export const SimilarResponse = Type.Object(
+  {
+    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+    model: ModelName,
+    results: Type.Array(SearchHit, { description: 'Best first.' }),
+  },
+  { additionalProperties: false, description: 'The most similar items, best first.' },
+);
+
+export const K = Type.Integer({
+  minimum: 1,
+  maximum: K_CEILING,
+  default: 10,
+  description: `Number of results (1–${K_CEILING}; the server may cap it lower with MAX_K).`,
+});
+export const MinScore = Type.Number({
+  minimum: -1,
+  maximum: 1,
+  description: 'Drop results with a lower score.',
+});
+export const Collapse = Type.Number({
+  exclusiveMinimum: 0,
+  maximum: 1,
+  description:
+    'Near-duplicate collapse: drop a result whose cosine similarity to a better result is at least this.',
+});
+export const FilterString = Type.String({
+  maxLength: 2048,
+  description:
+    'Metadata filter `field:value[|value…][,field:value…]` (fields ANDed, `|` = any of), ' +
+    'or the JSON object form `{"field": value | [values]}`.',
+  examples: ['gender:Men,baseColour:Blue|Navy Blue'],
+});
+export const FilterObject = keyedRecord(
+  METADATA_KEY_PATTERN,
+  Type.Union([MetadataValue, Type.Array(MetadataValue, { minItems: 1, maxItems: 100 })]),
+  {
+    maxProperties: 32,
+    description: 'Metadata filter: every field must equal the value (or one of the values).',
+    examples: [{ gender: 'Men', baseColour: ['Blue', 'Navy Blue'] }],
+  },
+);
+
+/** A 202 with the Location of the job (`headers` documents the response header). */
+export const JobAccepted = Type.Object(
+  { jobId: Type.String({ description: 'Poll GET /v1/jobs/{jobId}.' }) },
+  {
+    additionalProperties: false,
+    description: 'Accepted: the job is queued; poll its Location.',
+    headers: { location: Type.String({ description: '/v1/jobs/{jobId}' }) },
+  },
+);

@@ -1,0 +1,125 @@
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, createLogger, type Env, type Logger } from '@lookalike/config';
+import { createEmbedder, type Embedder } from '@lookalike/embedder';
+import { ImageSource } from '@lookalike/image-source';
+import { SnapshotReader } from '@lookalike/index-store';
+import { CatalogueQueue } from '@lookalike/queue';
+import { buildApp, type App } from './app';
+import { loadConfig, type ApiConfig } from './config';
+import type { ApiDeps } from './ports';
+
+export interface RunningServer {
+  app: App;
+  config: ApiConfig;
+  /** Loopback-reachable base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  port: number;
+  /** Stops accepting, finishes in-flight requests, then closes the snapshot reader, Redis and the embedder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Config → logger → real adapters → app → listen. Everything opened is closed again if a later
+ * step fails, so a failed start leaves no threads or sockets behind.
+ */
+export async function startServer(env: Env, logger?: Logger): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = logger ?? createLogger('api', config.LOG_LEVEL);
+  const closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  const closeAll = async () => {
+    for (const { name, close } of closers.splice(0).reverse()) {
+      const started = Date.now();
+      await close().catch((err: unknown) => log.warn({ err, component: name }, 'error while closing'));
+      log.debug({ component: name, ms: Date.now() - started }, 'closed');
+    }
+  };
+
+  try {
+    const embedder: Embedder = await createEmbedder({
+      model: config.MODEL,
+      cacheDir: config.MODEL_CACHE_DIR,
+      ...(config.MODEL_MIRROR ? { mirror: config.MODEL_MIRROR } : {}),
+      sessions: config.INFERENCE_CONCURRENCY,
+      maxBytes: config.MAX_UPLOAD_BYTES,
+      maxPixels: config.MAX_IMAGE_PIXELS,
+      // The API's own limiter queues first; this bound is only a backstop.
+      maxQueue: config.INFERENCE_CONCURRENCY + config.INFERENCE_QUEUE,
+      logger: log,
+    });
+    closers.push({ name: 'embedder', close: () => embedder.close() });
+    log.info({ model: embedder.model }, 'embedder ready');
+
+    const snapshots = await SnapshotReader.open({
+      dataDir: config.DATA_DIR,
+      expectedModel: embedder.model,
+      pollIntervalMs: config.RELOAD_POLL_MS,
+      logger: log,
+    });
+    closers.push({ name: 'snapshot reader', close: () => snapshots.close() });
+    snapshots.on('swap', (snapshot) =>
+      log.info({ version: snapshot.version, count: snapshot.count }, 'snapshot swapped in'),
+    );
+    snapshots.on('reject', (version, reason) => log.warn({ version, reason }, 'snapshot rejected'));
+    const initial = snapshots.current();
+    log.info({ version: initial?.version ?? null, count: initial?.count ?? 0 }, 'snapshot reader open');
+
+    const queue = new CatalogueQueue({
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      enqueueTimeoutMs: config.REDIS_TIMEOUT_MS,
+      logger: log,
+    });
+    closers.push({ name: 'queue', close: () => queue.close() });
+
+    const images = new ImageSource({
+      ...(config.CATALOGUE_ROOT ? { catalogueRoot: config.CATALOGUE_ROOT } : {}),
+      maxBytes: config.MAX_UPLOAD_BYTES,
+      timeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+      maxRedirects: config.IMAGE_MAX_REDIRECTS,
+      allowPrivateNetworks: config.ALLOW_PRIVATE_IMAGE_URLS,
+      allowedHosts: config.IMAGE_ALLOWED_HOSTS,
+    });
+    closers.push({ name: 'image source', close: () => images.close() });
+
+    const deps: ApiDeps = { embedder, snapshots, queue, images };
+    const app = await buildApp({ config, logger: log, deps });
+    closers.push({ name: 'http', close: () => app.close() });
+
+    await app.listen({ port: config.PORT, host: config.HOST });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // One line test harnesses and operators can rely on (PORT=0 picks a free port).
+    log.info({ url, port }, 'listening');
+    return { app, config, url, port, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let server: RunningServer;
+  try {
+    server = await startServer(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee services/api/.env.example for every variable.\n`);
+    } else {
+      process.stderr.write(
+        `lookalike api failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    }
+    process.exit(1);
+  }
+  const log = server.app.log;
+  closeWithGrace({ delay: server.config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an uncaught error');
+    else log.info({ signal }, 'shutting down');
+    await server.close();
+    log.info('closed');
+  });
+}
+
+if (require.main === module) void main();

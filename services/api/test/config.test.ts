@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '@lookalike/config';
+import { API_ENV_KEYS, loadConfig } from '../src/config';
+
+describe('loadConfig', () => {
+  test('defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'lookalike',
+      API_KEY_READS: false,
+      CORS_ORIGINS: [],
+      RATE_LIMIT_MAX: 300,
+      RATE_LIMIT_WINDOW: 60_000,
+      MAX_UPLOAD_BYTES: 10 * 1024 * 1024,
+      MAX_IMAGE_PIXELS: 40_000_000,
+      MAX_K: 100,
+      REQUEST_TIMEOUT_MS: 30_000,
+      INFERENCE_CONCURRENCY: 2,
+      INFERENCE_QUEUE: 16,
+      ALLOW_PRIVATE_IMAGE_URLS: false,
+      IMAGE_ALLOWED_HOSTS: [],
+      RELOAD_POLL_MS: 1000,
+    });
+    expect(config.API_KEY).toBeUndefined();
+    // Room for one base64-encoded upload plus 1 MiB of JSON.
+    expect(config.MAX_BODY_BYTES).toBe(Math.ceil((10 * 1024 * 1024 * 4) / 3) + 1024 * 1024);
+  });
+
+  test('parses lists, durations and booleans', () => {
+    const config = loadConfig({
+      PORT: '0',
+      CORS_ORIGINS: 'https://a.example.com, http://localhost:3000',
+      RATE_LIMIT_WINDOW: '30s',
+      API_KEY: 'k'.repeat(32),
+      API_KEY_READS: 'yes',
+      IMAGE_ALLOWED_HOSTS: 'cdn.example.com,10.0.0.0/8',
+      MAX_BODY_BYTES: '2048',
+    });
+    expect(config.PORT).toBe(0);
+    expect(config.CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:3000']);
+    expect(config.RATE_LIMIT_WINDOW).toBe(30_000);
+    expect(config.API_KEY_READS).toBe(true);
+    expect(config.IMAGE_ALLOWED_HOSTS).toEqual(['cdn.example.com', '10.0.0.0/8']);
+    expect(config.MAX_BODY_BYTES).toBe(2048);
+    expect(loadConfig({ RATE_LIMIT_WINDOW: '250' }).RATE_LIMIT_WINDOW).toBe(250);
+    expect(loadConfig({ RATE_LIMIT_WINDOW: '2h' }).RATE_LIMIT_WINDOW).toBe(7_200_000);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).CORS_ORIGINS).toEqual(['*']);
+  });
+
+  test('reports every bad variable at once with a clear message', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        MAX_K: '500',
+        API_KEY: 'short',
+        API_KEY_READS: 'maybe',
+        RATE_LIMIT_WINDOW: 'soon',
+        CORS_ORIGINS: 'https://ok.example.com,ftp://bad/path',
+        REDIS_URL: 'http://localhost',
+        INFERENCE_CONCURRENCY: '0',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.map((issue) => issue.key).sort();
+    expect(issues).toEqual(
+      [
+        'API_KEY',
+        'API_KEY_READS',
+        'CORS_ORIGINS.1',
+        'INFERENCE_CONCURRENCY',
+        'MAX_K',
+        'PORT',
+        'RATE_LIMIT_WINDOW',
+        'REDIS_URL',
+      ].sort(),
+    );
+    expect((error as ConfigError).message).toContain('API_KEY: use at least 16 characters');
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(path.join(__dirname, '../.env.example'), 'utf8');
+  const entries = text
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line))
+    .map((line) => line.split('=') as [string, string]);
+
+  test('documents every variable, and only those', () => {
+    expect(entries.map(([key]) => key).sort()).toEqual([...API_ENV_KEYS].sort());
+  });
+
+  test('its values are the defaults', () => {
+    expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
+  });
+});

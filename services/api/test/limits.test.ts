@@ -1,0 +1,188 @@
+/** Back-pressure, deadlines, rate limiting, CORS and Redis outages, over real HTTP with fakes. */
+import {
+  ContractChecker,
+  FAKE_MODEL,
+  FakeSnapshot,
+  buildTestApp,
+  fakeVector,
+  solidPng,
+  type TestApp,
+} from './helpers';
+
+const contract = new ContractChecker();
+
+async function catalogueApp(env: Record<string, string> = {}): Promise<{ t: TestApp; image: Buffer }> {
+  const t = await buildTestApp(env);
+  const image = await solidPng([10, 120, 200]);
+  t.snapshots.swap(new FakeSnapshot(1, [{ id: 'a', vector: fakeVector(image), metadata: { kind: 'x' } }]));
+  return { t, image };
+}
+
+describe('limits', () => {
+  test('inference concurrency + queue: the overflow gets 503 INFERENCE_BUSY with Retry-After, then service resumes', async () => {
+    const { t, image } = await catalogueApp({ INFERENCE_CONCURRENCY: '1', INFERENCE_QUEUE: '1' });
+    try {
+      let release: () => void = () => {};
+      t.embedder.hold = new Promise<void>((resolve) => (release = resolve));
+      const search = () =>
+        t.request('/v1/similar', { method: 'POST', json: { imageBase64: image.toString('base64') } });
+      const first = search();
+      const second = search();
+      // Wait until both are admitted (one running, one queued), then overflow.
+      for (let i = 0; i < 100 && t.embedder.calls < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      const third = await search();
+      contract.check('POST', '/v1/similar', third);
+      expect(third.statusCode).toBe(503);
+      expect(third.json()).toMatchObject({ code: 'INFERENCE_BUSY', retryAfter: 1 });
+      expect(third.headers['retry-after']).toBe('1');
+      release();
+      expect((await first).statusCode).toBe(200);
+      expect((await second).statusCode).toBe(200);
+      t.embedder.hold = null;
+      expect((await search()).statusCode).toBe(200);
+      const metrics = (await t.request('/metrics')).body;
+      expect(metrics).toContain('lookalike_inference_rejected_total 1');
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('a request past REQUEST_TIMEOUT_MS gets 503 REQUEST_TIMEOUT and the server carries on', async () => {
+    const { t, image } = await catalogueApp({ REQUEST_TIMEOUT_MS: '300' });
+    try {
+      t.embedder.hold = new Promise(() => {}); // never finishes
+      const slow = await t.request('/v1/similar', {
+        method: 'POST',
+        json: { imageBase64: image.toString('base64') },
+      });
+      contract.check('POST', '/v1/similar', slow);
+      expect(slow.statusCode).toBe(503);
+      expect(slow.json()).toMatchObject({ code: 'REQUEST_TIMEOUT' });
+      expect((await t.request('/healthz')).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('k above MAX_K is 400 K_TOO_LARGE; k above 100 is a validation error', async () => {
+    const { t } = await catalogueApp({ MAX_K: '5' });
+    try {
+      const tooMany = await t.request('/v1/items/a/similar?k=6');
+      contract.check('GET', '/v1/items/{id}/similar', tooMany);
+      expect(tooMany.json()).toMatchObject({ code: 'K_TOO_LARGE', errors: [{ path: '/query/k' }] });
+      const overCeiling = await t.request('/v1/items/a/similar?k=101');
+      expect(overCeiling.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: '/query/k' }] });
+      expect((await t.request('/v1/items/a/similar?k=5')).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('rate limiting answers 429 problem+json with Retry-After; health checks are exempt', async () => {
+    const { t } = await catalogueApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW: '1m' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await t.request('/v1/index')).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const limited = await t.request('/v1/index');
+      contract.check('GET', '/v1/index', limited);
+      expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      for (let i = 0; i < 5; i++) expect((await t.request('/healthz')).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('CORS headers only for configured origins', async () => {
+    const { t } = await catalogueApp({ CORS_ORIGINS: 'https://shop.example.com' });
+    try {
+      const allowed = await t.request('/v1/index', { headers: { origin: 'https://shop.example.com' } });
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(allowed.headers['access-control-expose-headers']).toContain('x-request-id');
+      const other = await t.request('/v1/index', { headers: { origin: 'https://evil.example.com' } });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+      const preflight = await t.request('/v1/items', {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://shop.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-headers']).toContain('authorization');
+    } finally {
+      await t.app.close();
+    }
+    const { t: closed } = await catalogueApp();
+    try {
+      const none = await closed.request('/v1/index', { headers: { origin: 'https://shop.example.com' } });
+      expect(none.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await closed.app.close();
+    }
+  });
+
+  test('a Redis that hangs costs REDIS_TIMEOUT_MS, then 503 QUEUE_UNAVAILABLE; searches are unaffected', async () => {
+    const { t, image } = await catalogueApp({ REDIS_TIMEOUT_MS: '200' });
+    try {
+      t.queue.down = 'hang';
+      const started = Date.now();
+      const write = await t.request('/v1/items/a', { method: 'DELETE' });
+      expect(write.statusCode).toBe(503);
+      expect(write.json().code).toBe('QUEUE_UNAVAILABLE');
+      expect(Date.now() - started).toBeLessThan(2000);
+      const ready = await t.request('/readyz');
+      expect(ready.statusCode).toBe(503);
+      const metrics = await t.request('/metrics');
+      expect(metrics.statusCode).toBe(200);
+      expect(metrics.body).not.toContain('lookalike_queue_jobs{');
+      const search = await t.request('/v1/similar', {
+        method: 'POST',
+        json: { imageBase64: image.toString('base64') },
+      });
+      expect(search.statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('a snapshot of another model is 503 MODEL_MISMATCH, not garbage results', async () => {
+    const t = await buildTestApp();
+    try {
+      const image = await solidPng([1, 2, 3]);
+      const otherModel = { ...FAKE_MODEL, id: 'other', sha256: 'c'.repeat(64) };
+      t.snapshots.swap(
+        new FakeSnapshot(1, [{ id: 'a', vector: fakeVector(image), metadata: {} }], otherModel),
+      );
+      const response = await t.request('/v1/similar', {
+        method: 'POST',
+        json: { imageBase64: image.toString('base64') },
+      });
+      contract.check('POST', '/v1/similar', response);
+      expect(response.statusCode).toBe(503);
+      expect(response.json().code).toBe('MODEL_MISMATCH');
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('hot swap: the next request answers from the new snapshot with its version', async () => {
+    const { t, image } = await catalogueApp();
+    try {
+      expect((await t.request('/v1/items/a')).json().indexVersion).toBe(1);
+      t.snapshots.swap(new FakeSnapshot(2, [{ id: 'b', vector: fakeVector(image), metadata: {} }]));
+      expect((await t.request('/v1/items/a')).statusCode).toBe(404);
+      const search = await t.request('/v1/similar', {
+        method: 'POST',
+        json: { imageBase64: image.toString('base64') },
+      });
+      expect(search.json()).toMatchObject({ indexVersion: 2, results: [{ id: 'b' }] });
+      expect((await t.request('/readyz')).json().checks).toMatchObject({ snapshot: { version: 2 } });
+    } finally {
+      await t.app.close();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * The built entry point as a real process: `node services/api/dist/server.js` with env vars, as the
+ * system tests and the container start it. Needs a build (`npx tsc -b services/api`; the project's
+ * test script builds before running jest).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl, repoRoot } from './helpers';
+
+const entry = path.join(repoRoot, 'services/api/dist/server.js');
+const describeBuilt = existsSync(entry) && hasSharedModels ? describe : describe.skip;
+
+interface Started {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  exit: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      lines.push({ text: line });
+    }
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, exit };
+}
+
+async function waitForLine(
+  started: Started,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = started.lines.find(match);
+    if (found) return found;
+    if (started.child.exitCode !== null) throw new Error(`server exited: ${JSON.stringify(started.lines)}`);
+    if (Date.now() > deadline) throw new Error(`no matching log line: ${JSON.stringify(started.lines)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describeBuilt('node services/api/dist/server.js', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-process-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('PORT=0: logs {"msg":"listening","url"}, serves, and exits 0 on SIGTERM after closing', async () => {
+    const started = start({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: `api-process-${process.pid}`,
+      MODEL_CACHE_DIR: modelCacheDir,
+      MODEL_MIRROR: modelMirror,
+      INFERENCE_CONCURRENCY: '1',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const listening = await waitForLine(started, (line) => line.msg === 'listening');
+      const url = listening.url as string;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(listening.port).toBeGreaterThan(0);
+
+      const health = await httpRequest(url, '/healthz', { headers: { 'x-request-id': 'proc-1' } });
+      expect(health.statusCode).toBe(200);
+      const ready = await httpRequest(url, '/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks).toEqual({ snapshot: { ok: false, version: null }, redis: { ok: true } });
+      // Request logs carry the request id.
+      await waitForLine(started, (line) => line.reqId === 'proc-1' && line.msg === 'request completed');
+
+      started.child.kill('SIGTERM');
+      expect(await started.exit).toBe(0);
+      expect(started.lines.some((line) => line.msg === 'shutting down' && line.signal === 'SIGTERM')).toBe(
+        true,
+      );
+      expect(started.lines.some((line) => line.msg === 'closed')).toBe(true);
+    } finally {
+      if (started.child.exitCode === null) started.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  test('bad configuration: exit 1 naming every bad variable, nothing started', async () => {
+    const started = start({ PORT: 'eighty', MAX_K: '0', CORS_ORIGINS: 'not a url' });
+    let stderr = '';
+    started.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await started.exit).toBe(1);
+    expect(stderr).toContain('Invalid configuration');
+    expect(stderr).toMatch(/PORT: /);
+    expect(stderr).toMatch(/MAX_K: /);
+    expect(stderr).toMatch(/CORS_ORIGINS/);
+    expect(stderr).toContain('.env.example');
+    expect(stderr).not.toMatch(/\bat .+:\d+:\d+/);
+  }, 30_000);
+});

@@ -1,0 +1,67 @@
+import os from 'node:os';
+import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+
+const optionalInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
+
+const indexerEnvSchema = z.object({
+  ...commonEnvShape,
+  /** Directory `imagePath` refs are resolved against; unset means path refs are refused per item. */
+  CATALOGUE_ROOT: z.string().optional(),
+  /**
+   * Jobs (batches) one replica works on at once. 2 lets the next batch load and embed while the
+   * previous one waits for its snapshot to be published.
+   */
+  WORKER_CONCURRENCY: envFields.int(2, 1, 64),
+  /** Items of one job in flight at once (fetch + decode + embed); default: 2 × embedder sessions. */
+  ITEM_CONCURRENCY: optionalInt(1, 256),
+  /** ONNX sessions of this replica's embedder; default: available cores. Use 1 when running one replica per core. */
+  EMBEDDER_SESSIONS: optionalInt(1, 64),
+  /** At most one snapshot publish per this many ms (changes in between are coalesced). */
+  PUBLISH_DEBOUNCE_MS: envFields.int(1000, 0, 60_000),
+  /** Publish without waiting for the debounce once this many changes are pending. */
+  PUBLISH_MAX_CHANGES: envFields.int(5000, 1, 1_000_000),
+  IMAGE_FETCH_TIMEOUT_MS: envFields.int(10_000, 100, 300_000),
+  IMAGE_MAX_BYTES: envFields.int(20 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+  IMAGE_MAX_REDIRECTS: envFields.int(3, 0, 20),
+  /** Turns the SSRF guard off (tests, trusted intranets). */
+  ALLOW_PRIVATE_IMAGE_URLS: envFields.bool(false),
+  /** Comma-separated host names or CIDRs that may be fetched even when private. */
+  IMAGE_ALLOWED_HOSTS: z.string().optional(),
+  KEEP_VERSIONS: envFields.int(5, 1, 1000),
+  /** BullMQ job lock: a replica that stops renewing it (SIGKILL, hang) loses the job after this long. */
+  JOB_LOCK_MS: envFields.int(30_000, 1000, 600_000),
+  /** How often replicas look for jobs whose lock expired and hand them back to the queue. */
+  STALLED_INTERVAL_MS: envFields.int(30_000, 1000, 600_000),
+  /** How often a job may be recovered from a stalled replica before it is failed. */
+  MAX_STALLED_COUNT: envFields.int(3, 0, 100),
+  /** How long SIGTERM waits for in-flight items before the process exits regardless. */
+  SHUTDOWN_GRACE_MS: envFields.int(20_000, 100, 600_000),
+  /** Prometheus metrics on http://0.0.0.0:<port>/metrics; unset = no metrics server. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  /** On start, queue a reindex when the published snapshot was built with another model. */
+  AUTO_REINDEX: envFields.bool(true),
+  /** Name stored on processed jobs and logged on every line (default: hostname:pid). */
+  WORKER_NAME: z.string().optional(),
+});
+
+export type IndexerConfig = z.infer<typeof indexerEnvSchema> & {
+  itemConcurrency: number;
+  workerName: string;
+  imageAllowedHosts: string[];
+};
+
+/** Reads and validates every variable the indexer uses; throws ConfigError listing all bad keys. */
+export function loadConfig(env: Env): IndexerConfig {
+  const parsed = parseEnv(indexerEnvSchema, env);
+  const sessions = parsed.EMBEDDER_SESSIONS ?? os.availableParallelism();
+  return {
+    ...parsed,
+    itemConcurrency: parsed.ITEM_CONCURRENCY ?? Math.max(2, sessions * 2),
+    workerName: parsed.WORKER_NAME ?? `${os.hostname()}:${process.pid}`,
+    imageAllowedHosts: (parsed.IMAGE_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+  };
+}

@@ -1,0 +1,160 @@
+import path from 'node:path';
+import type http from 'node:http';
+import closeWithGrace from 'close-with-grace';
+import { createLogger, isLookalikeError } from '@lookalike/config';
+import { Embedder } from '@lookalike/embedder';
+import { ImageSource } from '@lookalike/image-source';
+import { SnapshotWriter } from '@lookalike/index-store';
+import { fetchModel, modelRegistry } from '@lookalike/models';
+import { loadConfig, type IndexerConfig } from './config';
+import { IndexerMetrics } from './metrics';
+import { DebouncedPublisher } from './publisher';
+import { queueReindexIfModelChanged } from './auto-reindex';
+import { BlobStore } from './source-ref';
+import { createCatalogueWorker, createJobHandler } from './worker';
+
+/**
+ * config → logger → model → Embedder → SnapshotWriter → BullMQ Worker. Logs `ready` once it
+ * consumes jobs. SIGTERM/SIGINT: running jobs stop starting items, publish what is done and hand
+ * the rest back to the queue; then everything closes (forced exit after SHUTDOWN_GRACE_MS).
+ */
+async function main(config: IndexerConfig): Promise<void> {
+  const logger = createLogger('indexer', config.LOG_LEVEL).child({ worker: config.workerName });
+  const entry = modelRegistry.get(config.MODEL);
+  const model = await fetchModel(entry, {
+    cacheDir: path.resolve(config.MODEL_CACHE_DIR),
+    mirror: config.MODEL_MIRROR,
+    log: (message) => logger.info(message),
+  });
+  const embedder = await Embedder.create({
+    entry,
+    modelPath: model.path,
+    sessions: config.EMBEDDER_SESSIONS,
+    maxBytes: config.IMAGE_MAX_BYTES,
+    logger: logger.child({ component: 'embedder' }),
+  });
+  const dataDir = path.resolve(config.DATA_DIR);
+  const writer = await SnapshotWriter.open({
+    dataDir,
+    model: embedder.model,
+    keepVersions: config.KEEP_VERSIONS,
+    logger: logger.child({ component: 'index-store' }),
+  });
+  const images = new ImageSource({
+    catalogueRoot: config.CATALOGUE_ROOT === undefined ? undefined : path.resolve(config.CATALOGUE_ROOT),
+    maxBytes: config.IMAGE_MAX_BYTES,
+    timeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+    maxRedirects: config.IMAGE_MAX_REDIRECTS,
+    allowPrivateNetworks: config.ALLOW_PRIVATE_IMAGE_URLS,
+    allowedHosts: config.imageAllowedHosts,
+  });
+  const metrics = new IndexerMetrics({ defaultMetrics: true });
+  let metricsServer: http.Server | undefined;
+  if (config.METRICS_PORT !== undefined) {
+    metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST);
+    logger.info({ port: config.METRICS_PORT }, 'metrics listening');
+  }
+  const publisher = new DebouncedPublisher(writer, {
+    debounceMs: config.PUBLISH_DEBOUNCE_MS,
+    maxChanges: config.PUBLISH_MAX_CHANGES,
+    logger,
+    onPublished: (info) => metrics.recordPublish(info),
+    onPublishFailed: () => metrics.publishFailures.inc(),
+  });
+  const shutdown = new AbortController();
+  const handler = createJobHandler({
+    deps: {
+      images,
+      embedder,
+      store: writer,
+      publisher,
+      blobs: new BlobStore(path.join(dataDir, 'sources')),
+      counters: metrics.itemCounters(),
+      itemConcurrency: config.itemConcurrency,
+    },
+    logger,
+    metrics,
+    shutdown: shutdown.signal,
+  });
+  const { worker, connection } = createCatalogueWorker(handler, {
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.JOB_LOCK_MS,
+    stalledIntervalMs: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+    name: config.workerName,
+  });
+  // Redis blips surface here; BullMQ reconnects by itself, so they are logged, not fatal.
+  worker.on('error', (err) => logger.warn({ err }, 'worker error'));
+  connection.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));
+  worker.on('failed', (job, err) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      logger.error({ jobId: job.id, err }, 'job failed for good');
+    }
+  });
+  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'stalled job moved back to the queue'));
+
+  closeWithGrace(
+    {
+      delay: config.SHUTDOWN_GRACE_MS,
+      logger: { error: (message: unknown) => logger.error({ detail: message }, 'shutdown problem') },
+    },
+    async ({ signal, err }) => {
+      if (err) logger.fatal({ err }, 'unexpected error; shutting down');
+      logger.info({ signal }, 'shutting down');
+      shutdown.abort();
+      publisher.drain();
+      await worker.close();
+      await connection.quit().catch(() => connection.disconnect());
+      await publisher.close();
+      await writer.close();
+      await embedder.close();
+      await images.close();
+      await new Promise<void>((resolve) =>
+        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      );
+      logger.info('closed');
+    },
+  );
+
+  await worker.waitUntilReady();
+  if (config.AUTO_REINDEX) {
+    await queueReindexIfModelChanged({
+      store: writer,
+      model: embedder.model,
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      logger,
+    });
+  }
+  void worker.run().catch((err: unknown) => {
+    logger.fatal({ err }, 'worker stopped');
+    process.exitCode = 1;
+  });
+  logger.info(
+    {
+      queue: 'catalogue',
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      itemConcurrency: config.itemConcurrency,
+      sessions: embedder.options.sessions,
+      model: embedder.model.id,
+      dataDir,
+      catalogueRoot: config.CATALOGUE_ROOT ?? null,
+    },
+    'ready',
+  );
+}
+
+let config: IndexerConfig;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  console.error(isLookalikeError(err) ? err.message : err);
+  process.exit(1);
+}
+main(config).catch((err: unknown) => {
+  console.error(isLookalikeError(err) ? `error [${err.code}]: ${err.message}` : err);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+/**
+ * What the indexer needs from the rest of lookalike, as small structural types. The real classes
+ * (ImageSource, Embedder, SnapshotWriter and its snapshots) satisfy them without adapters — main.ts
+ * wires them and the compiler checks the fit there — while processor tests can also run on fakes.
+ */
+
+export interface ModelIdentity {
+  id: string;
+  sha256: string;
+  dimension: number;
+}
+
+export type Metadata = Record<string, string | number>;
+
+export type ImageRef = { imageUrl: string } | { imagePath: string } | { imageBase64: string };
+
+export type CatalogueItem = { id: string; metadata: Metadata } & ImageRef;
+
+export interface JobResult {
+  indexed: string[];
+  unchanged: string[];
+  deleted: string[];
+  notFound: string[];
+  failed: Array<{ id: string; code: string; reason: string }>;
+  version: number | null;
+}
+
+export interface ImageLoader {
+  /** Bytes of a known image format; throws errors with `code` and `permanent` (SOURCE_*). */
+  load(ref: ImageRef, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+export interface ImageEmbedder {
+  readonly model: ModelIdentity;
+  /** Throws ImageError (IMAGE_*, permanent) or EmbedderBusyError / inference errors (transient). */
+  embed(image: Uint8Array): Promise<{ vector: Float32Array }>;
+}
+
+export interface ItemInput {
+  id: string;
+  vector: Float32Array;
+  metadata: Metadata;
+  contentHash: string;
+}
+
+export interface StoredItem {
+  id: string;
+  metadata: Metadata;
+  contentHash: string;
+  /** When the item's current content was published (ISO 8601). */
+  indexedAt: string;
+}
+
+/** The parts of a published snapshot the indexer reads. */
+export interface SnapshotView {
+  readonly version: number;
+  readonly count: number;
+  readonly model: ModelIdentity;
+  get(id: string): StoredItem | undefined;
+  vectorOf(id: string): Float32Array | undefined;
+  /** Every item id, for reindex. */
+  ids(): Iterable<string>;
+}
+
+export interface SnapshotChange {
+  upserts: ItemInput[];
+  deletes: string[];
+  /** Publish exactly `upserts`, dropping every other item (a reindex after a model change). */
+  replaceAll?: boolean;
+}
+
+export interface PublishResult {
+  version: number;
+  count: number;
+  upserted: string[];
+  deleted: string[];
+  unknownDeletes: string[];
+}
+
+/** The index-store SnapshotWriter, seen from the indexer. */
+export interface SnapshotStore {
+  publish(change: SnapshotChange): Promise<PublishResult>;
+  latest(): Promise<SnapshotView | null>;
+}

@@ -1,0 +1,32 @@
+import type { ImageEmbedder, SnapshotStore } from '../ports';
+import type { DebouncedPublisher } from '../publisher';
+import { deferForModelChange, emptyResult, type JobContext, type ProcessOutcome } from './common';
+
+export interface DeleteDeps {
+  publisher: Pick<DebouncedPublisher, 'submit'>;
+  store: Pick<SnapshotStore, 'latest'>;
+  embedder: Pick<ImageEmbedder, 'model'>;
+}
+
+/** Removes ids from the index; ids it did not have are listed as notFound, never an error. */
+export async function processDelete(
+  ids: readonly string[],
+  context: JobContext,
+  deps: DeleteDeps,
+): Promise<ProcessOutcome> {
+  const snapshot = await deps.store.latest();
+  const deferred = snapshot && deferForModelChange(snapshot.model, deps.embedder.model, context);
+  if (deferred) return deferred;
+  const result = emptyResult();
+  const unique = [...new Set(ids)];
+  const published = await deps.publisher.submit({ upserts: [], deletes: unique });
+  result.version = published.version;
+  result.deleted = published.deleted;
+  result.notFound = published.notFound;
+  context.progress(unique.length, unique.length);
+  context.logger.info(
+    { deleted: result.deleted.length, notFound: result.notFound.length },
+    'delete job done',
+  );
+  return { kind: 'done', result };
+}

@@ -1,0 +1,113 @@
+import { contentHash, sha256Hex } from '../hash';
+import type { CatalogueItem, ImageEmbedder, ImageLoader, ItemInput, SnapshotStore } from '../ports';
+import type { DebouncedPublisher } from '../publisher';
+import { storedMetadata, type BlobStore, type StoredSource } from '../source-ref';
+import {
+  deferForModelChange,
+  emptyResult,
+  forEachLimited,
+  recordFailure,
+  type ItemCounters,
+  type ItemFailure,
+  type JobContext,
+  type ProcessOutcome,
+} from './common';
+
+export interface UpsertDeps {
+  images: ImageLoader;
+  embedder: ImageEmbedder;
+  store: Pick<SnapshotStore, 'latest'>;
+  publisher: Pick<DebouncedPublisher, 'submit' | 'pendingHashOf'>;
+  blobs: Pick<BlobStore, 'put'>;
+  counters: ItemCounters;
+  /** Items in flight at once (load + decode + embed overlap across items). */
+  itemConcurrency: number;
+}
+
+function sourceOf(item: CatalogueItem, bytes: Uint8Array): StoredSource {
+  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
+  if ('imagePath' in item) return { imagePath: item.imagePath };
+  return { blob: sha256Hex(bytes) };
+}
+
+function refOf(item: CatalogueItem): { imageUrl: string } | { imagePath: string } | { imageBase64: string } {
+  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
+  if ('imagePath' in item) return { imagePath: item.imagePath };
+  return { imageBase64: item.imageBase64 };
+}
+
+/**
+ * Upserts a batch: per item, load the image, hash bytes + stored metadata + model, skip it when the
+ * latest snapshot (or a pending change) already has that hash, otherwise embed it. One bad item
+ * never fails the others. The embedded items are published in one change; the outcome is returned
+ * only after that snapshot is published.
+ */
+export async function processUpsert(
+  items: readonly CatalogueItem[],
+  context: JobContext,
+  deps: UpsertDeps,
+): Promise<ProcessOutcome> {
+  const result = emptyResult();
+  const permanent: ItemFailure[] = [];
+  const transient: ItemFailure[] = [];
+  const upserts: ItemInput[] = [];
+  const model = deps.embedder.model;
+
+  // One id once: a later occurrence in the same batch is the one that counts.
+  const lastIndex = new Map<string, number>();
+  items.forEach((item, index) => lastIndex.set(item.id, index));
+  const batch = items.filter((item, index) => lastIndex.get(item.id) === index);
+
+  const snapshot = await deps.store.latest();
+  const deferred = snapshot && deferForModelChange(snapshot.model, model, context);
+  if (deferred) return deferred;
+  const currentHash = (id: string): string | undefined => {
+    const pending = deps.publisher.pendingHashOf(id);
+    if (pending !== undefined) return pending ?? undefined;
+    return snapshot?.get(id)?.contentHash;
+  };
+  // On a re-run, an item published after the job was created was published by this job's earlier run.
+  const publishedByEarlierRun = (id: string): boolean => {
+    if (context.rerunOfJobCreatedAt === undefined || deps.publisher.pendingHashOf(id) !== undefined)
+      return false;
+    const indexedAt = Date.parse(snapshot?.get(id)?.indexedAt ?? '');
+    return Number.isFinite(indexedAt) && indexedAt >= context.rerunOfJobCreatedAt;
+  };
+
+  let done = 0;
+  const started = await forEachLimited(batch, deps.itemConcurrency, context.shutdown, async (item) => {
+    try {
+      const bytes = await deps.images.load(refOf(item));
+      const source = sourceOf(item, bytes);
+      const metadata = storedMetadata(item.metadata, source);
+      const hash = contentHash(bytes, metadata, model);
+      if (currentHash(item.id) === hash) {
+        if (publishedByEarlierRun(item.id)) result.indexed.push(item.id);
+        else result.unchanged.push(item.id);
+        deps.counters.unchanged();
+        return;
+      }
+      const { vector } = await deps.embedder.embed(bytes);
+      // Inline uploads are kept so reindex (and thumbnails) can read them again later.
+      if ('blob' in source) await deps.blobs.put(bytes);
+      upserts.push({ id: item.id, vector, metadata, contentHash: hash });
+      deps.counters.embedded();
+      context.logger.debug({ itemId: item.id }, 'item embedded');
+    } catch (err) {
+      recordFailure(item.id, err, context, permanent, transient, deps.counters);
+    } finally {
+      done++;
+      context.progress(done, batch.length);
+    }
+  });
+
+  if (upserts.length > 0) {
+    const published = await deps.publisher.submit({ upserts, deletes: [] });
+    result.version = published.version;
+    result.indexed.push(...upserts.map((u) => u.id));
+  }
+  result.failed = permanent;
+  if (started < batch.length) return { kind: 'handBack', result, remaining: batch.length - started };
+  if (transient.length > 0) return { kind: 'retry', result, transient };
+  return { kind: 'done', result };
+}

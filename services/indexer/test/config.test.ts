@@ -1,0 +1,61 @@
+import { loadConfig } from '../src/config';
+
+describe('loadConfig', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'lookalike',
+      PUBLISH_DEBOUNCE_MS: 1000,
+      WORKER_CONCURRENCY: 2,
+      ALLOW_PRIVATE_IMAGE_URLS: false,
+    });
+    expect(config.CATALOGUE_ROOT).toBeUndefined();
+    expect(config.METRICS_PORT).toBeUndefined();
+    expect(config.itemConcurrency).toBeGreaterThanOrEqual(2);
+    expect(config.imageAllowedHosts).toEqual([]);
+  });
+
+  it('parses every variable it documents', () => {
+    const config = loadConfig({
+      CATALOGUE_ROOT: '/srv/images',
+      WORKER_CONCURRENCY: '2',
+      EMBEDDER_SESSIONS: '1',
+      PUBLISH_DEBOUNCE_MS: '250',
+      PUBLISH_MAX_CHANGES: '100',
+      IMAGE_FETCH_TIMEOUT_MS: '5000',
+      IMAGE_MAX_BYTES: '100000',
+      ALLOW_PRIVATE_IMAGE_URLS: 'true',
+      IMAGE_ALLOWED_HOSTS: 'cdn.example.com, 10.0.0.0/8',
+      KEEP_VERSIONS: '3',
+      METRICS_PORT: '9464',
+      JOB_LOCK_MS: '5000',
+    });
+    expect(config).toMatchObject({
+      CATALOGUE_ROOT: '/srv/images',
+      WORKER_CONCURRENCY: 2,
+      itemConcurrency: 2,
+      PUBLISH_DEBOUNCE_MS: 250,
+      IMAGE_MAX_BYTES: 100000,
+      ALLOW_PRIVATE_IMAGE_URLS: true,
+      imageAllowedHosts: ['cdn.example.com', '10.0.0.0/8'],
+      METRICS_PORT: 9464,
+      JOB_LOCK_MS: 5000,
+    });
+  });
+
+  it('reports every bad variable at once', () => {
+    expect(() =>
+      loadConfig({ REDIS_URL: 'http://x', WORKER_CONCURRENCY: '0', ALLOW_PRIVATE_IMAGE_URLS: 'maybe' }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        issues: expect.arrayContaining([
+          expect.objectContaining({ key: 'REDIS_URL' }),
+          expect.objectContaining({ key: 'WORKER_CONCURRENCY' }),
+          expect.objectContaining({ key: 'ALLOW_PRIVATE_IMAGE_URLS' }),
+        ]),
+      }),
+    );
+  });
+});

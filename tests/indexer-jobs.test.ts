@@ -1,0 +1,220 @@
+/**
+ * Real indexer processes on real Redis, jobs enqueued through @lookalike/queue:
+ * - a mixed batch with 5 broken images → the rest indexed, the 5 failed with distinct reasons;
+ * - a single upsert on an idle system is visible to a snapshot reader within 3 s;
+ * - delete and reindex jobs.
+ */
+import { SnapshotReader } from '@lookalike/index-store';
+import { CatalogueQueue, type CatalogueItemInput } from '@lookalike/queue';
+import {
+  deleteQueueKeys,
+  diffIds,
+  freePort,
+  indexerEnv,
+  killAllProcesses,
+  makeTestCatalogue,
+  readPublished,
+  sharedRedisUrl,
+  startIndexer,
+  startPhotoServer,
+  tempDir,
+  uniquePrefix,
+  waitForJob,
+  type ServiceProcess,
+  type TestCatalogue,
+} from './support';
+
+jest.setTimeout(180_000);
+
+const MAX_BYTES = 200_000;
+
+describe('indexer: job outcomes with real workers', () => {
+  const prefix = uniquePrefix('jobs');
+  const data = tempDir('jobs-data');
+  let catalogue: TestCatalogue;
+  let photos: Awaited<ReturnType<typeof startPhotoServer>>;
+  let queue: CatalogueQueue;
+  let workers: ServiceProcess[] = [];
+  let metricsPort = 0;
+
+  beforeAll(async () => {
+    catalogue = makeTestCatalogue(40, MAX_BYTES);
+    photos = await startPhotoServer();
+    const env = indexerEnv({
+      redisUrl: sharedRedisUrl,
+      prefix,
+      dataDir: data.dir,
+      catalogueRoot: catalogue.root,
+      extra: {
+        IMAGE_MAX_BYTES: String(MAX_BYTES),
+        ALLOW_PRIVATE_IMAGE_URLS: 'true',
+        IMAGE_FETCH_TIMEOUT_MS: '3000',
+      },
+    });
+    metricsPort = await freePort();
+    workers = await Promise.all([
+      startIndexer('indexer-a', { ...env, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' }),
+      startIndexer('indexer-b', env),
+    ]);
+    queue = new CatalogueQueue({ redisUrl: sharedRedisUrl, prefix });
+  });
+
+  afterAll(async () => {
+    await queue?.close();
+    await Promise.all(workers.map((w) => w.stop()));
+    await killAllProcesses();
+    await photos?.close();
+    await deleteQueueKeys(sharedRedisUrl, prefix);
+    catalogue?.remove();
+    data.remove();
+  });
+
+  it('indexes the good items of a mixed batch and fails the 5 broken ones with distinct reasons', async () => {
+    const good = catalogue.goodIds.map((id) => ({
+      id,
+      imagePath: `${id}.jpg`,
+      metadata: { batch: 'mixed' },
+    }));
+    const broken = [
+      { id: 'broken-truncated', imagePath: catalogue.broken.truncated, metadata: {} },
+      { id: 'broken-not-image', imagePath: catalogue.broken.notAnImage, metadata: {} },
+      { id: 'broken-404', imageUrl: photos.url('/photo/does-not-exist.jpg'), metadata: {} },
+      { id: 'broken-oversize', imagePath: catalogue.broken.oversize, metadata: {} },
+      { id: 'broken-traversal', imagePath: catalogue.broken.escape, metadata: {} },
+    ];
+    // One URL item that works, so the 404 is about the URL, not about URLs in general.
+    const viaUrl = {
+      id: 'via-url',
+      imageUrl: photos.url(`/photo/${catalogue.goodIds[0]}.jpg`),
+      metadata: {},
+    };
+    const items = [...good.slice(0, 20), ...broken, viaUrl, ...good.slice(20)];
+    const jobId = await queue.enqueue({ kind: 'upsert', items });
+    const job = await waitForJob(queue, jobId, 120_000);
+    expect(job.state).toBe('completed');
+    const result = job.result!;
+    expect(result.indexed.sort()).toEqual([...catalogue.goodIds, 'via-url'].sort());
+    const codes = Object.fromEntries(result.failed.map((f) => [f.id, f.code]));
+    expect(codes).toEqual({
+      'broken-truncated': 'IMAGE_CORRUPT',
+      'broken-not-image': 'SOURCE_NOT_IMAGE',
+      'broken-404': 'SOURCE_HTTP_ERROR',
+      'broken-oversize': 'SOURCE_TOO_LARGE',
+      'broken-traversal': 'SOURCE_PATH_OUTSIDE_ROOT',
+    });
+    expect(new Set(result.failed.map((f) => f.reason)).size).toBe(5);
+    // Every failure here is permanent: the job completed on its first attempt, nothing was retried.
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toBeNull();
+
+    const published = await readPublished(data.dir);
+    expect(diffIds(published?.ids ?? [], [...catalogue.goodIds, 'via-url'])).toEqual({
+      missing: [],
+      duplicates: [],
+      extra: [],
+    });
+  });
+
+  it('retries transient failures with backoff: a flaky URL ends up indexed, a dead one failed with its reason', async () => {
+    const flakyPath = `/flaky/2/${catalogue.goodIds[5]}.jpg`;
+    const items: CatalogueItemInput[] = [
+      { id: 'flaky-url', imageUrl: photos.url(flakyPath), metadata: {} },
+      { id: 'down-url', imageUrl: photos.url('/down.jpg'), metadata: {} },
+      { id: 'steady', imagePath: `${catalogue.goodIds[6]}.jpg`, metadata: { steady: 'yes' } },
+    ];
+    const started = Date.now();
+    const job = await waitForJob(queue, await queue.enqueue({ kind: 'upsert', items }), 90_000);
+    const seconds = (Date.now() - started) / 1000;
+    expect(job.state).toBe('completed');
+    // Attempts: 5, backoff 1, 2, 4, 8 s (the queue's defaults).
+    expect(job.attemptsMade).toBe(5);
+    expect(seconds).toBeGreaterThan(14);
+    // Every attempt loads every image again (the content hash needs the bytes) but embeds only
+    // what is not published yet.
+    expect(photos.hits(flakyPath)).toBe(5);
+    expect(photos.hits('/down.jpg')).toBe(5);
+    // Items published by earlier attempts of this job count as indexed by it.
+    expect(job.result?.indexed.sort()).toEqual(['flaky-url', 'steady']);
+    expect(job.result?.unchanged).toEqual([]);
+    expect(job.result?.failed).toEqual([
+      { id: 'down-url', code: 'SOURCE_HTTP_ERROR', reason: expect.stringMatching(/503/) },
+    ]);
+    const published = await readPublished(data.dir);
+    expect(published?.ids).toEqual(expect.arrayContaining(['flaky-url', 'steady']));
+    expect(published?.ids).not.toContain('down-url');
+  });
+
+  it('refuses a lexical path traversal at enqueue time (the whole job is invalid)', async () => {
+    await expect(
+      queue.enqueue({
+        kind: 'upsert',
+        items: [{ id: 'x', imagePath: '../private/secret.jpg', metadata: {} }],
+      }),
+    ).rejects.toMatchObject({ code: 'JOB_INVALID' });
+  });
+
+  it('makes a single upsert on an idle system visible to a reader within 3 seconds', async () => {
+    const reader = await SnapshotReader.open({ dataDir: data.dir, pollIntervalMs: 200 });
+    try {
+      const id = `single-${Date.now()}`;
+      const started = Date.now();
+      await queue.enqueue({
+        kind: 'upsert',
+        items: [{ id, imagePath: `${catalogue.goodIds[3]}.jpg`, metadata: { single: 1 } }],
+      });
+      let visibleAfter = -1;
+      while (Date.now() - started < 10_000) {
+        if (reader.current()?.get(id)) {
+          visibleAfter = Date.now() - started;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      console.log(`single upsert visible after ${visibleAfter} ms`);
+      expect(visibleAfter).toBeGreaterThanOrEqual(0);
+      expect(visibleAfter).toBeLessThan(3000);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('deletes items and reindexes everything in one atomic publish', async () => {
+    const toDelete = [catalogue.goodIds[0]!, catalogue.goodIds[1]!, 'never-indexed'];
+    const deleteJob = await waitForJob(queue, await queue.enqueue({ kind: 'delete', ids: toDelete }), 60_000);
+    expect(deleteJob.state).toBe('completed');
+    expect(deleteJob.result).toMatchObject({ deleted: toDelete.slice(0, 2), notFound: ['never-indexed'] });
+
+    const before = await readPublished(data.dir);
+    const reindexJob = await waitForJob(queue, await queue.enqueue({ kind: 'reindex' }), 120_000);
+    expect(reindexJob.state).toBe('completed');
+    expect(reindexJob.result?.indexed.length).toBe(before?.count);
+    expect(reindexJob.result?.failed).toEqual([]);
+    const after = await readPublished(data.dir);
+    expect(after?.version).toBe((before?.version ?? 0) + 1);
+    expect(diffIds(after?.ids ?? [], before?.ids ?? [])).toEqual({ missing: [], duplicates: [], extra: [] });
+  });
+
+  it('logs job and item ids and serves Prometheus counters', async () => {
+    const lines = workers.flatMap((w) => w.logs);
+    expect(lines.find((l) => l.msg === 'item failed' && l.itemId === 'broken-oversize')).toMatchObject({
+      jobId: expect.any(String),
+      code: 'SOURCE_TOO_LARGE',
+    });
+    expect(lines.find((l) => l.msg === 'job done')).toMatchObject({
+      jobId: expect.any(String),
+      kind: expect.any(String),
+    });
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const value = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    // Worker A did part of the work (which part depends on scheduling).
+    expect(value('lookalike_indexer_items_embedded_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/lookalike_indexer_publish_duration_seconds_count \d+/);
+    expect(text).toMatch(/lookalike_indexer_jobs_total\{kind="upsert",outcome="completed"\} \d+/);
+  });
+});
