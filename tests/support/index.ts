@@ -6,3 +6,4 @@ export * from './redis';
 export * from './indexer';
 export * from './snapshot';
 export * from './catalogue';
+export * from './api';

@@ -1,5 +1,5 @@
 export { buildApp, type App, type BuildAppOptions } from './app';
-export { loadConfig, K_CEILING, type ApiConfig } from './config';
+export { loadConfig, K_CEILING, API_ENV_KEYS, type ApiConfig } from './config';
 export { ApiError, STATUS_BY_CODE, type FieldError } from './errors';
 export { InferenceLimiter } from './inference-limiter';
 export { parseFilter } from './filter';

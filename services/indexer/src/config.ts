@@ -45,6 +45,9 @@ const indexerEnvSchema = z.object({
   WORKER_NAME: z.string().optional(),
 });
 
+/** Every environment variable the indexer reads (deployment files are checked against this list). */
+export const INDEXER_ENV_KEYS: readonly string[] = Object.keys(indexerEnvSchema.shape);
+
 export type IndexerConfig = z.infer<typeof indexerEnvSchema> & {
   itemConcurrency: number;
   workerName: string;

@@ -1,4 +1,4 @@
-export { loadConfig, type IndexerConfig } from './config';
+export { loadConfig, INDEXER_ENV_KEYS, type IndexerConfig } from './config';
 export {
   DebouncedPublisher,
   PublisherClosedError,
@@ -27,7 +27,7 @@ export {
   type ItemFailure,
   type ProcessOutcome,
 } from './processors/common';
-export { IndexerMetrics } from './metrics';
+export { IndexerMetrics, type HealthReport } from './metrics';
 export {
   createJobHandler,
   createCatalogueWorker,

@@ -7,7 +7,7 @@ import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
 import { fetchModel, modelRegistry } from '@lookalike/models';
 import { loadConfig, type IndexerConfig } from './config';
-import { IndexerMetrics } from './metrics';
+import { IndexerMetrics, type HealthReport } from './metrics';
 import { DebouncedPublisher } from './publisher';
 import { queueReindexIfModelChanged } from './auto-reindex';
 import { BlobStore } from './source-ref';
@@ -50,8 +50,10 @@ async function main(config: IndexerConfig): Promise<void> {
   });
   const metrics = new IndexerMetrics({ defaultMetrics: true });
   let metricsServer: http.Server | undefined;
+  // Replaced once the worker exists; until then the healthcheck answers 503 (still loading the model).
+  let health = (): HealthReport => ({ ok: false });
   if (config.METRICS_PORT !== undefined) {
-    metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST);
+    metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST, () => health());
     logger.info({ port: config.METRICS_PORT }, 'metrics listening');
   }
   const publisher = new DebouncedPublisher(writer, {
@@ -85,6 +87,7 @@ async function main(config: IndexerConfig): Promise<void> {
     maxStalledCount: config.MAX_STALLED_COUNT,
     name: config.workerName,
   });
+  health = () => ({ ok: worker.isRunning(), redis: connection.status });
   // Redis blips surface here; BullMQ reconnects by itself, so they are logged, not fatal.
   worker.on('error', (err) => logger.warn({ err }, 'worker error'));
   connection.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));

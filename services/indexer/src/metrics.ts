@@ -3,6 +3,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ItemCounters } from './processors/common';
 
 /** Prometheus counters of one indexer replica (served on METRICS_PORT when set). */
+export interface HealthReport {
+  ok: boolean;
+  [detail: string]: unknown;
+}
+
 export class IndexerMetrics {
   readonly registry = new Registry();
   readonly itemsEmbedded = new Counter({
@@ -69,9 +74,18 @@ export class IndexerMetrics {
     this.snapshotVersion.set(info.version);
   }
 
-  /** A tiny /metrics endpoint; resolves once listening. */
-  serve(port: number, host: string): Promise<http.Server> {
+  /**
+   * A tiny /metrics + /healthz endpoint (container healthchecks probe /healthz); resolves once
+   * listening. `health` reports whether the worker is consuming jobs; 503 until it is.
+   */
+  serve(port: number, host: string, health: () => HealthReport = () => ({ ok: true })): Promise<http.Server> {
     const server = http.createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/healthz') {
+        const report = health();
+        res.writeHead(report.ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: report.ok ? 'ok' : 'starting', ...report }));
+        return;
+      }
       if (req.method === 'GET' && req.url === '/metrics') {
         this.registry.metrics().then(
           (body) => {
