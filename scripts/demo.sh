@@ -83,8 +83,9 @@ if [ "$do_import" = 1 ] && [ -n "$catalogue" ]; then
   node packages/cli/dist/bin.js import --csv "$catalogue/styles.csv" --images "$catalogue/images" --wait \
     || say "import finished with failures (see above)"
 elif [ -z "$catalogue" ]; then
-  say "no catalogue found: the index is empty. Import one with"
-  say "  CATALOGUE_ROOT=<dir>/images pnpm lookalike import --csv <dir>/styles.csv --images <dir>/images --wait"
+  say "no catalogue found: the index is empty. Import one (Kaggle layout: styles.csv + images/<id>.jpg) with"
+  say "  REDIS_URL=$REDIS_URL QUEUE_PREFIX=$QUEUE_PREFIX pnpm lookalike import --csv DIR/styles.csv --images DIR/images --base64 --wait"
+  say "or restart with: scripts/demo.sh --catalogue DIR"
 fi
 say "serving at $url — press Ctrl-C to stop"
 wait "${pids[1]}"

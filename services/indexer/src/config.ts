@@ -27,7 +27,7 @@ const indexerEnvSchema = z.object({
   ALLOW_PRIVATE_IMAGE_URLS: envFields.bool(false),
   /** Comma-separated host names or CIDRs that may be fetched even when private. */
   IMAGE_ALLOWED_HOSTS: z.string().optional(),
-  KEEP_VERSIONS: envFields.int(5, 1, 1000),
+  KEEP_VERSIONS: envFields.int(3, 1, 1000),
   /** BullMQ job lock: a replica that stops renewing it (SIGKILL, hang) loses the job after this long. */
   JOB_LOCK_MS: envFields.int(30_000, 1000, 600_000),
   /** How often replicas look for jobs whose lock expired and hand them back to the queue. */
