@@ -1,32 +1,11 @@
-import { modelCacheDir, modelMirror } from './paths';
+import { serviceEnv, type ServiceEnvOptions } from './indexer';
 import { startService, type ServiceProcess } from './processes';
 
 export const API_SCRIPT = 'services/api/dist/server.js';
 
-export interface ApiEnvOptions {
-  redisUrl: string;
-  prefix: string;
-  dataDir: string;
-  catalogueRoot?: string;
-  /** Any other variable (API_KEY, RELOAD_POLL_MS, …). */
-  extra?: Record<string, string>;
-}
-
-/** The environment of an API process in a test: its own queue prefix and data dir, quiet logs. */
-export function apiEnv(options: ApiEnvOptions): Record<string, string> {
-  return {
-    REDIS_URL: options.redisUrl,
-    QUEUE_PREFIX: options.prefix,
-    DATA_DIR: options.dataDir,
-    MODEL_CACHE_DIR: modelCacheDir,
-    MODEL_MIRROR: modelMirror,
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    RELOAD_POLL_MS: '200',
-    INFERENCE_CONCURRENCY: '1',
-    ...(options.catalogueRoot ? { CATALOGUE_ROOT: options.catalogueRoot } : {}),
-    ...options.extra,
-  };
+/** The environment of an API process in a test: loopback only, fast reload polling, one inference slot. */
+export function apiEnv(options: ServiceEnvOptions): Record<string, string> {
+  return serviceEnv(options, { HOST: '127.0.0.1', RELOAD_POLL_MS: '200', INFERENCE_CONCURRENCY: '1' });
 }
 
 export interface RunningApi {

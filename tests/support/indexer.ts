@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { CatalogueQueue } from '@lookalike/queue';
+import type { ImportTotals } from '../../packages/cli/src/commands/import';
 import { pollUntil } from './poll';
 import { modelCacheDir, modelMirror } from './paths';
 import { runNode, startService, type CommandResult, type ServiceProcess } from './processes';
@@ -21,17 +22,21 @@ export function tempDir(label: string): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export interface IndexerEnvOptions {
+export interface ServiceEnvOptions {
   redisUrl: string;
   prefix: string;
   dataDir: string;
   catalogueRoot?: string;
-  /** Any other variable (PUBLISH_DEBOUNCE_MS, JOB_LOCK_MS, …). */
+  /** Any other variable (PUBLISH_DEBOUNCE_MS, JOB_LOCK_MS, API_KEY, …). */
   extra?: Record<string, string>;
 }
+export type IndexerEnvOptions = ServiceEnvOptions;
 
-/** The environment of an indexer (or CLI) process in a test: one core per replica, quiet logs. */
-export function indexerEnv(options: IndexerEnvOptions): Record<string, string> {
+/** What every lookalike process of one test shares: its Redis prefix, data dir, model cache and mirror. */
+export function serviceEnv(
+  options: ServiceEnvOptions,
+  defaults: Record<string, string>,
+): Record<string, string> {
   return {
     REDIS_URL: options.redisUrl,
     QUEUE_PREFIX: options.prefix,
@@ -39,10 +44,15 @@ export function indexerEnv(options: IndexerEnvOptions): Record<string, string> {
     MODEL_CACHE_DIR: modelCacheDir,
     MODEL_MIRROR: modelMirror,
     LOG_LEVEL: 'info',
-    EMBEDDER_SESSIONS: '1',
+    ...defaults,
     ...(options.catalogueRoot ? { CATALOGUE_ROOT: options.catalogueRoot } : {}),
     ...options.extra,
   };
+}
+
+/** The environment of an indexer (or CLI) process in a test: one core per replica. */
+export function indexerEnv(options: IndexerEnvOptions): Record<string, string> {
+  return serviceEnv(options, { EMBEDDER_SESSIONS: '1' });
 }
 
 /** Starts `node services/indexer/dist/main.js` and waits for its `ready` line. */
@@ -50,19 +60,8 @@ export function startIndexer(name: string, env: Record<string, string>): Promise
   return startService({ name, script: INDEXER_SCRIPT, env, readyTimeoutMs: 90_000 });
 }
 
-export interface ImportSummary {
-  items: number;
-  jobs: number;
-  indexed: number;
-  unchanged: number;
-  failed: Array<{ id: string; code: string; reason: string }>;
-  failedJobs: Array<{ jobId: string; items: number; reason: string }>;
-  skipped: Array<{ line: number; reason: string }>;
-  missingImages: string[];
-  version: number | null;
-  seconds: number;
-  jobIds: string[];
-}
+/** The CLI's `--json` totals, plus the ids of the jobs it enqueued. */
+export type ImportSummary = ImportTotals & { jobIds: string[] };
 
 /** `lookalike import … --json`; returns the exit status, output and the parsed summary. */
 export async function runImport(
