@@ -7,8 +7,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@lookalike/config';
@@ -72,37 +70,8 @@ export function makeCatalogue(): { root: string; outside: string; remove: () => 
   return { root, outside, remove: () => rmSync(base, { recursive: true, force: true }) };
 }
 
-export interface ImageServer {
-  url(pathname: string): string;
-  hits(pathname: string): number;
-  close(): Promise<void>;
-}
-
-/** Loopback HTTP: /photo/<id>.jpg → a sample photo, /missing.jpg → 404, /flaky.jpg → 503. */
-export async function startImageServer(): Promise<ImageServer> {
-  const hits = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const url = req.url ?? '';
-    hits.set(url, (hits.get(url) ?? 0) + 1);
-    const photo = /^\/photo\/(\d+)\.jpg$/.exec(url);
-    if (photo) {
-      const bytes = readFileSync(path.join(sampleImagesDir, `${photo[1]}.jpg`));
-      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': bytes.length }).end(bytes);
-    } else if (url === '/flaky.jpg') {
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('try later');
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: (pathname) => `http://127.0.0.1:${port}${pathname}`,
-    hits: (pathname) => hits.get(pathname) ?? 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+/** Loopback HTTP: /photo/<id>.jpg → a sample photo, /down.jpg → 503, anything else → 404. */
+export { startPhotoServer as startImageServer } from '../../../tests/support/catalogue';
+export type ImageServer = Awaited<
+  ReturnType<typeof import('../../../tests/support/catalogue').startPhotoServer>
+>;

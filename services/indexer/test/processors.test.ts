@@ -191,7 +191,7 @@ describe('processors on the real image source, embedder and index store', () => 
   it('publishes the successes and asks for a retry when an item fails transiently; gives up on the last attempt', async () => {
     const items: CatalogueItem[] = [
       ...pathItems(SAMPLE_IDS.slice(0, 3)),
-      { id: 'flaky', imageUrl: server.url('/flaky.jpg'), metadata: {} },
+      { id: 'flaky', imageUrl: server.url('/down.jpg'), metadata: {} },
       { id: 'via-url', imageUrl: server.url(`/photo/${SAMPLE_IDS[4]}.jpg`), metadata: {} },
     ];
     const jobCreatedAt = Date.now();
