@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh "$@"
+# --browser: Debian's chromium for the demo-page browser test, which then must run (not skip).
+scripts/setup.sh --browser "$@"
+export LOOKALIKE_REQUIRE_BROWSER=1
 
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 

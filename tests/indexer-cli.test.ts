@@ -72,6 +72,9 @@ describe('readCatalogueCsv', () => {
       readCatalogueCsv(csv, { idColumn: 'sku', imageTemplate: '{id}.jpg', columns: ['nope'] }),
     ).toThrow(/no column\(s\) nope/);
     expect(metadataKeyOf(' Größe (EU) ')).toBe('Gr_e_EU_');
+    // A leading `_` would name an internal field, which the queue refuses.
+    expect(metadataKeyOf('(EU) size')).toBe('EU_size');
+    expect(metadataKeyOf('__')).toBe('field');
   });
 });
 

@@ -1,7 +1,17 @@
 import { embedderSuite } from './embedder';
 import { indexerSuite } from './indexer';
+import { httpSuite } from './http';
+import { reloadSuite } from './reload';
+import { scaleSuite } from './scale';
 import { searchSuite } from './search';
 import type { BenchSuite } from './types';
 
 /** Suites in the order `pnpm bench` runs them; `pnpm bench <name>` runs one. */
-export const suites: BenchSuite[] = [embedderSuite, searchSuite, indexerSuite];
+export const suites: BenchSuite[] = [
+  embedderSuite,
+  searchSuite,
+  httpSuite,
+  reloadSuite,
+  scaleSuite,
+  indexerSuite,
+];

@@ -3,6 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ModelIdentity } from './types';
 
+/** The optional approximate index of a snapshot (see ann.ts). */
+export interface ManifestAnn {
+  /** faiss index_factory description, inner product. */
+  factory: string;
+  /** The file holding it (also listed, with its checksum, in `files`). */
+  file: string;
+  /** Search-time parameters it was published with (nprobe, efSearch, …). */
+  parameters: Record<string, number>;
+}
+
 /**
  * On-disk layout of a data directory (shared by the writer and every reader):
  *
@@ -15,6 +25,8 @@ import type { ModelIdentity } from './types';
  *                                 Shards keep each native load call short, so a serving reader's event
  *                                 loop is never blocked for a whole large index at once.
  *     items.ndjson                one {"id","metadata","contentHash","indexedAt"} per line, index order
+ *     ann.faiss                   optional (INDEX_FACTORY): an approximate faiss index over the same vectors,
+ *                                 labels = positions; readers search it instead of the flat shards
  *     attachments/<name>          optional extra state (learned ranking, …)
  *   writer.lock/owner.json        the writer lock (see lock.ts)
  *   fence/<token>                 fencing tokens, one file per lock acquisition
@@ -86,6 +98,8 @@ export interface Manifest {
   /** Relative path → size and checksum, for every file of the snapshot except the manifest itself. */
   files: Record<string, FileEntry>;
   attachments: string[];
+  /** Absent: flat inner product only (readers that predate it ignore the field and search flat). */
+  ann?: ManifestAnn;
 }
 
 export interface Pointer {
@@ -173,11 +187,18 @@ export function parseManifest(text: string): Manifest {
     !attachments.every((a) => typeof a === 'string' && ATTACHMENT_NAME.test(a))
   )
     throw new Error('manifest has no valid attachments list');
+  const ann = value.ann === undefined ? undefined : parseAnn(value.ann);
   const shards = Array.from({ length: shardCount(count, shardSize) }, (_, i) => indexShardFile(i));
-  for (const required of [...shards, ITEMS_FILE, ...attachments.map(attachmentPath)]) {
+  for (const required of [
+    ...shards,
+    ITEMS_FILE,
+    ...attachments.map(attachmentPath),
+    ...(ann ? [ann.file] : []),
+  ]) {
     if (!fileEntries[required]) throw new Error(`manifest lists no checksum for ${required}`);
   }
   return {
+    ...(ann ? { ann } : {}),
     format: FORMAT,
     version,
     createdAt,
@@ -191,6 +212,20 @@ export function parseManifest(text: string): Manifest {
     files: fileEntries,
     attachments: attachments as string[],
   };
+}
+
+function parseAnn(value: unknown): ManifestAnn {
+  if (!isRecord(value)) throw new Error('manifest ann is not an object');
+  const { factory, file, parameters } = value;
+  if (typeof factory !== 'string' || factory === '') throw new Error('manifest ann has no factory');
+  if (typeof file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(file))
+    throw new Error('manifest ann has no valid file');
+  if (
+    !isRecord(parameters) ||
+    !Object.values(parameters).every((v) => typeof v === 'number' && Number.isFinite(v))
+  )
+    throw new Error('manifest ann has no valid parameters');
+  return { factory, file, parameters: { ...(parameters as Record<string, number>) } };
 }
 
 export function attachmentPath(name: string): string {

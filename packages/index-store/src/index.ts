@@ -26,3 +26,11 @@ export {
 export { SnapshotWriter, type SnapshotWriterOptions } from './writer';
 export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './reader';
 export { MAX_K, FIELD_VALUES_CAP } from './snapshot';
+export {
+  parseSearchParameters,
+  checkAnnSpec,
+  FAISS_THREADING,
+  applyFaissThreading,
+  type SearchParameters,
+  type AnnSpec,
+} from './ann';

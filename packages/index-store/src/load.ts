@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { IndexFlatIP } from 'faiss-node';
+import { Index, IndexFlatIP } from 'faiss-node';
+import { applySearchParameters, hashAndSyncFile, type SearchParameters } from './ann';
 import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from './errors';
 import {
   FAISS_HEADER_BYTES,
@@ -34,6 +35,8 @@ export interface LoadOptions {
   loadFaiss: boolean;
   /** Build the filter index now. */
   eager: boolean;
+  /** Overrides the search parameters an approximate index was published with (nprobe, efSearch, …). */
+  searchParameters?: SearchParameters;
 }
 
 function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
@@ -96,7 +99,22 @@ export async function loadSnapshot(
     for (const name of manifest.attachments)
       attachments.set(name, await readVerified(dir, attachmentPath(name), manifest));
     let faissShards: IndexFlatIP[] | undefined;
-    if (options.loadFaiss) {
+    let ann: { index: Index; factory: string } | undefined;
+    if (options.loadFaiss && manifest.ann) {
+      // The approximate index replaces the flat shards for searching: they are not loaded into FAISS.
+      const { file, factory, parameters } = manifest.ann;
+      const expected = manifest.files[file];
+      const actual = await hashAndSyncFile(path.join(dir, file)).catch((err: unknown) => {
+        throw corrupt(version, `cannot read ${file}: ${errorMessage(err)}`, err);
+      });
+      if (!expected || actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256)
+        throw corrupt(version, `${file} checksum mismatch`);
+      const index = Index.read(path.join(dir, file));
+      if (index.ntotal() !== manifest.count || index.getDimension() !== manifest.dimension)
+        throw corrupt(version, `${file} does not hold the snapshot's ${manifest.count} vectors`);
+      applySearchParameters(index, { ...parameters, ...(options.searchParameters ?? {}) }, factory);
+      ann = { index, factory };
+    } else if (options.loadFaiss) {
       // FAISS reads the shard files just verified: one native read each (tens of ms), far faster than
       // re-adding floats from JS, with the event loop free between shards.
       faissShards = [];
@@ -120,7 +138,7 @@ export async function loadSnapshot(
         vectors,
         attachments,
       },
-      { ...(faissShards ? { faissShards } : {}), eager: options.eager },
+      { ...(faissShards ? { faissShards } : {}), ...(ann ? { ann } : {}), eager: options.eager },
     );
   } catch (err) {
     if (err instanceof SnapshotCorruptError) throw err;

@@ -8,6 +8,7 @@ import { errorMessage, readFileIfExists } from './fsutil';
 import { loadSnapshot } from './load';
 import type { SnapshotImpl } from './snapshot';
 import type { ModelIdentity, Snapshot } from './types';
+import type { SearchParameters } from './ann';
 
 export interface SnapshotReaderOptions {
   dataDir: string;
@@ -18,6 +19,8 @@ export interface SnapshotReaderOptions {
   /** A rejected pointer is retried after this long even if it has not changed (default 30 s). */
   retryRejectedMs?: number;
   logger?: Logger;
+  /** Overrides the search parameters approximate indexes were published with, e.g. { nprobe: 32 }. */
+  searchParameters?: SearchParameters;
 }
 
 export interface ReaderStatus {
@@ -41,6 +44,7 @@ export class SnapshotReader extends EventEmitter {
   private readonly pollIntervalMs: number;
   private readonly retryRejectedMs: number;
   private readonly logger: Logger;
+  private readonly searchParameters: SearchParameters | undefined;
   private snapshot: SnapshotImpl | null = null;
   /** The pointer (text) last acted upon, loaded or rejected. */
   private lastPointerText: string | null = null;
@@ -65,6 +69,7 @@ export class SnapshotReader extends EventEmitter {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.retryRejectedMs = options.retryRejectedMs ?? 30_000;
     this.logger = options.logger ?? createLogger('index-store', 'silent');
+    this.searchParameters = options.searchParameters;
   }
 
   /** Opens the reader and loads the current snapshot, if there is one (a bad one is rejected, not thrown). */
@@ -162,6 +167,7 @@ export class SnapshotReader extends EventEmitter {
     return {
       ...(pointer ? { expectedManifestSha256: pointer.manifestSha256 } : {}),
       ...(this.expectedModel ? { expectedModel: this.expectedModel } : {}),
+      ...(this.searchParameters ? { searchParameters: this.searchParameters } : {}),
       loadFaiss: true,
       eager: true,
     };

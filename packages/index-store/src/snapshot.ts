@@ -1,4 +1,9 @@
-import { IndexFlatIP } from 'faiss-node';
+import { IndexFlatIP, type Index } from 'faiss-node';
+import { applyFaissThreading } from './ann';
+
+// Process-wide, before any search: every faiss call of this process (writers' in-memory snapshots,
+// readers, a bench's bare index) then sums in the same order, so their scores agree to the bit.
+applyFaissThreading();
 import { InvalidQueryError, ItemNotFoundError } from './errors';
 import { encodeFaissHeader } from './format';
 import { yieldToEventLoop } from './fsutil';
@@ -40,6 +45,8 @@ export interface SnapshotBuildOptions {
   faissShards?: IndexFlatIP[];
   /** Build the filter index now (readers) rather than on the first filtered query (writers). */
   eager?: boolean;
+  /** An approximate index over the same vectors (labels = positions), searched instead of the shards. */
+  ann?: { index: Index; factory: string };
 }
 
 /** Builds an IndexFlatIP from in-memory vectors through FAISS's own reader (no per-float JS calls). */
@@ -163,6 +170,7 @@ export class SnapshotImpl implements Snapshot {
   private readonly attachmentFiles: Map<string, Uint8Array>;
   private readonly shardSize: number;
   private faissShards: IndexFlatIP[] | null;
+  private readonly ann: { index: Index; factory: string } | null;
   private filterIndex: Map<string, Map<string, Int32Array>> | null = null;
   private fieldsCache: Record<string, string[]> | null = null;
 
@@ -170,6 +178,7 @@ export class SnapshotImpl implements Snapshot {
     parts: SnapshotParts,
     positions: Map<string, number>,
     faissShards: IndexFlatIP[] | null,
+    ann: { index: Index; factory: string } | null,
   ) {
     this.version = parts.version;
     this.count = parts.items.length;
@@ -183,6 +192,12 @@ export class SnapshotImpl implements Snapshot {
     this.attachmentFiles = parts.attachments;
     this.shardSize = parts.shardSize;
     this.faissShards = faissShards;
+    this.ann = ann;
+  }
+
+  /** The faiss factory description of the approximate index searched, or null (exact flat search). */
+  get indexFactory(): string | null {
+    return this.ann?.factory ?? null;
   }
 
   /** Builds the lookup structures, yielding to the event loop every few thousand items. */
@@ -201,7 +216,7 @@ export class SnapshotImpl implements Snapshot {
     }
     if (options.faissShards && options.faissShards.length !== Math.ceil(items.length / parts.shardSize))
       throw new Error('FAISS shards do not match the items');
-    const snapshot = new SnapshotImpl(parts, positions, options.faissShards ?? null);
+    const snapshot = new SnapshotImpl(parts, positions, options.faissShards ?? null, options.ann ?? null);
     if (options.eager) await snapshot.buildFilterIndex();
     return snapshot;
   }
@@ -305,7 +320,8 @@ export class SnapshotImpl implements Snapshot {
   }
 
   /** Top `k` over all shards, best first (labels are positions in the snapshot). */
-  private faissSearch(query: number[], k: number): FaissResult {
+  private faissSearch(query: Float32Array, k: number): FaissResult {
+    if (this.ann) return this.ann.index.search(query, Math.min(k, this.count));
     const shards = this.shards();
     if (shards.length === 1) return (shards[0] as IndexFlatIP).search(query, k);
     const distances: number[] = [];
@@ -351,11 +367,10 @@ export class SnapshotImpl implements Snapshot {
     const selectivity = allowed ? allowed.length / this.count : 1;
     const wanted = (options.k + (exclude >= 0 ? 1 : 0)) * (options.collapse !== undefined ? 2 : 1);
     let fetch = Math.min(this.count, Math.ceil((wanted * (allowed ? 1.5 : 1)) / selectivity));
-    const queryArray = Array.from(query);
     const firstRound: number[] = [];
     let seen: Set<number> | null = null;
     for (let round = 0; round < MAX_WIDEN_ROUNDS; round++) {
-      const { distances, labels } = this.faissSearch(queryArray, fetch);
+      const { distances, labels } = this.faissSearch(query, fetch);
       for (let i = 0; i < labels.length; i++) {
         const position = labels[i] as number;
         if (position < 0) break;

@@ -58,6 +58,8 @@ export interface Snapshot {
   readonly dimension: number;
   /** When the snapshot was published (ISO 8601). */
   readonly builtAt: string;
+  /** The faiss factory description of the approximate index searched (INDEX_FACTORY), or null: exact flat. */
+  readonly indexFactory: string | null;
   get(id: string): StoredItem | undefined;
   has(id: string): boolean;
   /** The stored vector (a read-only view; do not modify). */

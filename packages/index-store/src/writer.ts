@@ -53,6 +53,14 @@ import {
   yieldToEventLoop,
 } from './fsutil';
 import { loadSnapshot } from './load';
+import {
+  ANN_FILE,
+  buildAnnIndex,
+  checkAnnSpec,
+  hashAndSyncFile,
+  type AnnSpec,
+  type SearchParameters,
+} from './ann';
 import { WriterLock } from './lock';
 import { SnapshotImpl } from './snapshot';
 import type {
@@ -86,6 +94,14 @@ export interface SnapshotWriterOptions {
   maxAttempts?: number;
   /** Vectors per FAISS shard file (default: 32 MB worth, 6553 at d=1280). */
   shardSize?: number;
+  /**
+   * Also publish an approximate index built with this faiss index_factory description (inner product),
+   * e.g. "IVF1024,Flat" or "HNSW32"; readers search it instead of the flat shards. Unset (the default):
+   * flat inner product only. Rebuilt (trained and filled) on every publish.
+   */
+  indexFactory?: string;
+  /** Search-time parameters saved with the approximate index, e.g. { nprobe: 16 } or { efSearch: 64 }. */
+  searchParameters?: SearchParameters;
   /** Test hook: called at every step of a publish (the crash tests kill the process here). */
   onStep?: (step: PublishStep) => void | Promise<void>;
 }
@@ -208,6 +224,7 @@ export class SnapshotWriter {
   private readonly maxAttempts: number;
   private readonly onStep: SnapshotWriterOptions['onStep'];
   private readonly shardSize: number;
+  private readonly ann: AnnSpec | null;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: Cached | null = null;
   private closed = false;
@@ -223,6 +240,9 @@ export class SnapshotWriter {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.onStep = options.onStep;
     this.shardSize = options.shardSize ?? defaultShardSize(this.model.dimension);
+    this.ann = options.indexFactory
+      ? { factory: options.indexFactory, parameters: { ...(options.searchParameters ?? {}) } }
+      : null;
   }
 
   static async open(options: SnapshotWriterOptions): Promise<SnapshotWriter> {
@@ -243,6 +263,11 @@ export class SnapshotWriter {
       !(Number.isInteger(options.keepVersions) && options.keepVersions >= 1)
     )
       throw new InvalidChangeError('keepVersions must be an integer ≥ 1');
+    if (options.indexFactory)
+      checkAnnSpec(
+        { factory: options.indexFactory, parameters: options.searchParameters ?? {} },
+        model.dimension,
+      );
     const writer = new SnapshotWriter(options);
     for (const dir of [SNAPSHOTS_DIR, TMP_DIR, FENCE_DIR])
       await fsp.mkdir(path.join(writer.dataDir, dir), { recursive: true });
@@ -591,6 +616,7 @@ export class SnapshotWriter {
       );
     }
     if (shards === 0) await this.step('index-header-written');
+    const ann = await this.writeAnnIndex(dir, snapshot.vectors, files);
     await this.step('index-written');
 
     files[ITEMS_FILE] = await writeFileSynced(
@@ -623,6 +649,7 @@ export class SnapshotWriter {
       metric: 'inner_product',
       files,
       attachments: [...snapshot.attachments.keys()].sort(),
+      ...(ann ? { ann } : {}),
     };
     const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
     await writeFileSynced(path.join(dir, MANIFEST_FILE), [Buffer.from(manifestText)], () =>
@@ -632,6 +659,38 @@ export class SnapshotWriter {
     await fsyncDir(dir);
     await this.step('build-dir-synced');
     return manifestText;
+  }
+
+  /**
+   * Builds, writes and checksums the approximate index when this writer has a factory. A snapshot too
+   * small for it (fewer items than IVF lists, say) is published flat, with a warning: it stays correct.
+   */
+  private async writeAnnIndex(
+    dir: string,
+    vectors: Float32Array,
+    files: Record<string, FileEntry>,
+  ): Promise<Manifest['ann']> {
+    if (!this.ann || vectors.length === 0) return undefined;
+    const started = Date.now();
+    let index;
+    try {
+      index = await buildAnnIndex(vectors, this.model.dimension, this.ann);
+    } catch (err) {
+      if (!(err instanceof InvalidChangeError)) throw err;
+      this.logger.warn(
+        { factory: this.ann.factory, count: vectors.length / this.model.dimension, reason: err.message },
+        'approximate index not built; publishing flat only',
+      );
+      return undefined;
+    }
+    const file = path.join(dir, ANN_FILE);
+    index.write(file);
+    files[ANN_FILE] = await hashAndSyncFile(file);
+    this.logger.info(
+      { factory: this.ann.factory, ms: Date.now() - started, bytes: files[ANN_FILE].bytes },
+      'approximate index built',
+    );
+    return { factory: this.ann.factory, file: ANN_FILE, parameters: { ...this.ann.parameters } };
   }
 
   /**

@@ -15,7 +15,8 @@ export const MAX_IMAGE_BASE64_LENGTH = 28_000_000;
 export const MAX_JOB_BASE64_LENGTH = 50_000_000;
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-export const METADATA_KEY_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+/** A leading `_` marks internal fields (the indexer's `_source`); callers cannot set those. */
+export const METADATA_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_]{0,63}$/;
 const IMAGE_REF_KEYS = ['imageUrl', 'imagePath', 'imageBase64'] as const;
 
 export type Metadata = Record<string, string | number>;
@@ -37,7 +38,10 @@ export const itemIdSchema = z
 
 const metadataKeySchema = z
   .string()
-  .regex(METADATA_KEY_PATTERN, 'metadata keys must be 1-64 characters of A-Z a-z 0-9 _');
+  .regex(
+    METADATA_KEY_PATTERN,
+    'metadata keys must be 1-64 characters of A-Z a-z 0-9 _, not starting with _ (reserved for internal fields)',
+  );
 
 const metadataValueSchema = z.union([z.string(), z.number()], {
   error: 'metadata values must be strings or finite numbers (flat, no objects or arrays)',

@@ -90,6 +90,11 @@ describe('catalogue job schemas', () => {
       'items[0].metadata.colour-name',
     ],
     [
+      'a reserved (internal) metadata key',
+      item('a', { imagePath: 'a.jpg', metadata: { _source: 'url:http://10.0.0.1/' } }),
+      'items[0].metadata._source',
+    ],
+    [
       'a long metadata string',
       item('a', { imagePath: 'a.jpg', metadata: { note: 'x'.repeat(1_001) } }),
       'items[0].metadata.note',
@@ -113,6 +118,16 @@ describe('catalogue job schemas', () => {
   ])('refuses an item with %s', (_name, badItem, path) => {
     const issues = issuesOf({ kind: 'upsert', items: [badItem] });
     expect(issues.map((i) => i.path)).toContain(path);
+  });
+
+  it('says why a metadata key starting with _ is refused', () => {
+    const issues = issuesOf({
+      kind: 'upsert',
+      items: [item('a', { imagePath: 'a.jpg', metadata: { _x: 1 } })],
+    });
+    expect(issues).toEqual([
+      { path: 'items[0].metadata._x', message: expect.stringContaining('not starting with _ (reserved') },
+    ]);
   });
 
   it('refuses duplicate ids, empty and oversized jobs', () => {

@@ -21,6 +21,8 @@ import openapi from './plugins/openapi';
 import problem from './plugins/problem';
 import type { ApiDeps } from './ports';
 import { createValidatorCompiler } from './validation';
+import catalogueRoutes from './routes/catalogue';
+import demoRoutes from './routes/demo';
 import itemRoutes from './routes/items';
 import jobRoutes from './routes/jobs';
 import opsRoutes from './routes/ops';
@@ -123,5 +125,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(itemRoutes, context);
   await app.register(jobRoutes, context);
   await app.register(opsRoutes, context);
+  await app.register(catalogueRoutes, context);
+  await app.register(demoRoutes);
   return app;
 }

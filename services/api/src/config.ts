@@ -1,4 +1,5 @@
 import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+import { parseSearchParameters } from '@lookalike/index-store';
 
 const MiB = 1024 * 1024;
 
@@ -84,6 +85,21 @@ const apiEnvSchema = z.object({
   CATALOGUE_ROOT: z.string().optional(),
   /** How often the snapshot reader looks for a newer published snapshot. */
   RELOAD_POLL_MS: envFields.int(1000, 50, 600_000),
+  /**
+   * Overrides the search parameters an approximate index (the indexer's INDEX_FACTORY) was published
+   * with, e.g. `nprobe=32`: recall against latency. No effect on the default exact flat index.
+   */
+  INDEX_SEARCH_PARAMS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return parseSearchParameters(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** How long Redis calls (enqueue, job status, readiness) may take before 503 QUEUE_UNAVAILABLE. */
   REDIS_TIMEOUT_MS: envFields.int(3000, 100, 60_000),
   /** On SIGTERM: stop accepting, finish in-flight requests for at most this long, then exit. */

@@ -3,6 +3,7 @@ import type { ApiConfig } from './config';
 import { STATUS_BY_CODE, noSnapshot, queueUnavailable } from './errors';
 import type { InferenceLimiter } from './inference-limiter';
 import type { ApiDeps, SnapshotView } from './ports';
+import { publicSnapshot } from './public-metadata';
 
 /** What route plugins are given. */
 export interface RouteContext {
@@ -20,10 +21,14 @@ export const SECURITY = {
   public: [],
 } as const;
 
+/**
+ * The live snapshot as clients may see it (internal `_` metadata left out, see public-metadata.ts),
+ * or 503 NO_SNAPSHOT. Routes that need the internal fields read `deps.snapshots.current()` instead.
+ */
 export function requireSnapshot(deps: ApiDeps): SnapshotView {
   const snapshot = deps.snapshots.current();
   if (!snapshot) throw noSnapshot();
-  return snapshot;
+  return publicSnapshot(snapshot);
 }
 
 /**

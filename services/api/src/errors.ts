@@ -61,6 +61,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   // 404
   ITEM_NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
+  THUMBNAIL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   // 413: too big (bytes or pixels)
   BODY_TOO_LARGE: 413,

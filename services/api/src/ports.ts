@@ -44,6 +44,8 @@ export interface SnapshotView {
   readonly model: ModelIdentity;
   readonly builtAt: string;
   get(id: string): StoredItem | undefined;
+  /** Every item id, in index order (the demo page's catalogue browser pages through them). */
+  ids(): Iterable<string>;
   search(vector: Float32Array, options: SearchOptions): SearchHit[];
   /** The item itself is excluded; throws an error with code ITEM_NOT_FOUND for an unknown id. */
   searchById(id: string, options: SearchOptions): SearchHit[];

@@ -10,7 +10,8 @@ export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /** Item ids: what the queue accepts, and safe in a URL path segment. */
 export const ITEM_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
-export const METADATA_KEY_PATTERN = '^[A-Za-z0-9_]{1,64}$';
+/** Metadata field names; a leading `_` marks internal fields, never taken from or shown to clients. */
+export const METADATA_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_]{0,63}$';
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
 
 export const ItemId = Type.String({
@@ -37,7 +38,8 @@ function keyedRecord<V extends TSchema>(keyPattern: string, value: V, options: R
 export const Metadata = keyedRecord(METADATA_KEY_PATTERN, MetadataValue, {
   maxProperties: 64,
   description:
-    'Flat metadata: up to 64 fields named [A-Za-z0-9_]{1,64}, each a string (≤ 1000 chars) or a number.',
+    'Flat metadata: up to 64 fields named [A-Za-z0-9_]{1,64}, not starting with `_` (reserved for ' +
+    'internal fields), each a string (≤ 1000 chars) or a number.',
   examples: [{ gender: 'Men', articleType: 'Tshirts', baseColour: 'Navy Blue', year: 2011 }],
 });
 
@@ -107,8 +109,21 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   504: 'The image URL did not answer in time (SOURCE_TIMEOUT).',
 };
 
-function problemResponse(description: string) {
-  return { description, content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemRef } } };
+/** Statuses that always come with Retry-After (seconds; the same number as the body's retryAfter). */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+
+function problemResponse(description: string, status?: number) {
+  return {
+    description,
+    ...(status !== undefined && RETRY_AFTER_STATUSES.has(status)
+      ? {
+          headers: {
+            'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying.' }),
+          },
+        }
+      : {}),
+    content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemRef } },
+  };
 }
 
 /**
@@ -123,7 +138,7 @@ export function problemResponses(...statuses: number[]) {
 export function exactProblemResponses(...statuses: number[]) {
   const responses: Record<string, ReturnType<typeof problemResponse>> = {};
   for (const status of [...new Set(statuses)].sort((a, b) => a - b)) {
-    responses[String(status)] = problemResponse(PROBLEM_DESCRIPTIONS[status] ?? 'Error.');
+    responses[String(status)] = problemResponse(PROBLEM_DESCRIPTIONS[status] ?? 'Error.', status);
   }
   responses.default = problemResponse('Unexpected error (INTERNAL); details are in the server log.');
   return responses;

@@ -30,7 +30,8 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     for (const { name, close } of closers.splice(0).reverse()) {
       const started = Date.now();
       await close().catch((err: unknown) => log.warn({ err, component: name }, 'error while closing'));
-      log.debug({ component: name, ms: Date.now() - started }, 'closed');
+      // At info: a shutdown names what it closed, in order (HTTP first, Redis and the embedder after).
+      log.info({ component: name, ms: Date.now() - started }, 'component closed');
     }
   };
 
@@ -53,6 +54,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
       dataDir: config.DATA_DIR,
       expectedModel: embedder.model,
       pollIntervalMs: config.RELOAD_POLL_MS,
+      searchParameters: config.INDEX_SEARCH_PARAMS,
       logger: log,
     });
     closers.push({ name: 'snapshot reader', close: () => snapshots.close() });

@@ -516,6 +516,24 @@ describeReal('bad input (real embedder, real HTTP)', () => {
       code: 'VALIDATION_FAILED',
     });
     add({
+      name: 'upsert: internal metadata key (_source)',
+      template: '/v1/items',
+      path: '/v1/items',
+      request: post({
+        items: [{ id: 'a', imageUrl: 'https://e.com/a.jpg', metadata: { _source: 'path:../../etc/passwd' } }],
+      }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    });
+    add({
+      name: 'filter on an internal field',
+      template: '/v1/items/{id}/similar',
+      path: '/v1/items/item-1/similar?filter=_source:x',
+      request: {},
+      status: 400,
+      code: 'INVALID_FILTER',
+    });
+    add({
       name: 'upsert: id with spaces',
       template: '/v1/items',
       path: '/v1/items',

@@ -100,3 +100,14 @@ describe('.env.example', () => {
     expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
   });
 });
+
+describe('INDEX_SEARCH_PARAMS', () => {
+  test('parses name=number pairs (none by default) and refuses anything else', () => {
+    expect(loadConfig({}).INDEX_SEARCH_PARAMS).toEqual({});
+    expect(loadConfig({ INDEX_SEARCH_PARAMS: 'nprobe=32,efSearch=64' }).INDEX_SEARCH_PARAMS).toEqual({
+      nprobe: 32,
+      efSearch: 64,
+    });
+    expect(() => loadConfig({ INDEX_SEARCH_PARAMS: 'nprobe=many' })).toThrow(ConfigError);
+  });
+});

@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
-import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
-import sharp from 'sharp';
 import { LookalikeError, createLogger, type Env } from '@lookalike/config';
 import { buildApp, type App } from '../src/app';
 import { loadConfig, type ApiConfig } from '../src/config';
@@ -95,6 +91,10 @@ export class FakeSnapshot implements SnapshotView {
   get(id: string): StoredItem | undefined {
     const item = this.items.get(id);
     return item && { id, metadata: item.metadata, contentHash: 'b'.repeat(64), indexedAt: this.builtAt };
+  }
+
+  ids(): Iterable<string> {
+    return this.items.keys();
   }
 
   search(vector: Float32Array, options: SearchOptions, exclude?: string): SearchHit[] {
@@ -293,164 +293,5 @@ export async function buildTestApp(
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Images
-
-export async function solidPng(rgb: [number, number, number], width = 64, height = 64): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
-    .png()
-    .toBuffer();
-}
-
-/** A photo-like JPEG: gradient, shapes and noise, different per seed. */
-export async function sceneJpeg(seed: number, width = 320, height = 240): Promise<Buffer> {
-  const hue = (seed * 67) % 360;
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
-    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
-      <stop offset="0" stop-color="hsl(${hue},70%,60%)"/><stop offset="1" stop-color="hsl(${(hue + 120) % 360},60%,30%)"/>
-    </linearGradient></defs>
-    <rect width="100%" height="100%" fill="url(#g)"/>
-    <circle cx="${40 + ((seed * 37) % 200)}" cy="${60 + ((seed * 53) % 120)}" r="${20 + (seed % 5) * 10}" fill="hsl(${(hue + 200) % 360},80%,50%)"/>
-    <rect x="${(seed * 29) % 160}" y="${(seed * 17) % 100}" width="90" height="50" fill="hsl(${(hue + 90) % 360},50%,70%)" transform="rotate(${seed * 13} 160 120)"/>
-  </svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toBuffer();
-}
-
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/** A valid 1-bit PNG of width × height pixels: a few KB on the wire, gigapixels when decoded. */
-export function pixelBombPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1;
-  ihdr[9] = 0;
-  const rows = Math.min(height, 64); // enough IDAT to look real; the header is what a bomb abuses
-  const idat = deflateSync(Buffer.alloc((1 + Math.ceil(width / 8)) * rows), { level: 9 });
-  return Buffer.concat([
-    Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', idat),
-    pngChunk('IEND', new Uint8Array(0)),
-  ]);
-}
-
-/** A multipart/form-data body built by hand, so tests control every byte. */
-export function multipartBody(
-  parts: Array<
-    { name: string; value: string } | { name: string; filename: string; contentType: string; data: Buffer }
-  >,
-  boundary = '----lookalike-test-boundary',
-): { body: Buffer; contentType: string } {
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n`));
-    if ('data' in part) {
-      chunks.push(
-        Buffer.from(
-          `Content-Disposition: form-data; name="${part.name}"; filename="${part.filename}"\r\n` +
-            `Content-Type: ${part.contentType}\r\n\r\n`,
-        ),
-        part.data,
-        Buffer.from('\r\n'),
-      );
-    } else {
-      chunks.push(
-        Buffer.from(`Content-Disposition: form-data; name="${part.name}"\r\n\r\n${part.value}\r\n`),
-      );
-    }
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Contract: responses checked against the committed openapi/openapi.json
-
-export const OPENAPI_FILE = path.join(repoRoot, 'openapi/openapi.json');
-
-interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
-}
-
-const pointer = (...segments: string[]) =>
-  segments.map((s) => encodeURIComponent(s.replace(/~/g, '~0').replace(/\//g, '~1'))).join('/');
-
-export interface ContractResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/**
- * Validates responses against the committed document: the status must be documented for the
- * operation (`default` covers 5xx only), the media type listed, and the body valid for its schema.
- */
-export class ContractChecker {
-  readonly document: OpenApiDocument;
-  private readonly ajv: Ajv2020;
-  private readonly validators = new Map<string, ValidateFunction>();
-  /** `METHOD path status` of every validated response. */
-  readonly seen = new Set<string>();
-
-  constructor(file = OPENAPI_FILE) {
-    this.document = JSON.parse(readFileSync(file, 'utf8')) as OpenApiDocument;
-    this.ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
-    addFormats(this.ajv);
-    this.ajv.addSchema(this.document as object, 'openapi.json');
-  }
-
-  operations(): Array<{ method: string; path: string }> {
-    return Object.entries(this.document.paths).flatMap(([p, ops]) =>
-      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: p })),
-    );
-  }
-
-  check(method: string, templatePath: string, response: ContractResponse): void {
-    const operation = this.document.paths[templatePath]?.[method.toLowerCase()];
-    if (!operation) throw new Error(`${method} ${templatePath} is not in the OpenAPI document`);
-    const status = String(response.statusCode);
-    // `default` stands in only for unexpected server errors; every other status must be listed.
-    const key = operation.responses[status]
-      ? status
-      : response.statusCode >= 500 && operation.responses.default
-        ? 'default'
-        : null;
-    if (!key) throw new Error(`${method} ${templatePath}: status ${status} is not documented`);
-    const documented = operation.responses[key];
-    const content = documented?.content;
-    const contentType = String(response.headers['content-type'] ?? '');
-    if (!content) {
-      if (response.body.length > 0) throw new Error(`${method} ${templatePath} ${status}: undocumented body`);
-      this.seen.add(`${method} ${templatePath} ${status}`);
-      return;
-    }
-    const mediaType = contentType.split(';')[0]?.trim() ?? '';
-    if (!content[mediaType]) {
-      throw new Error(
-        `${method} ${templatePath} ${status}: content-type ${contentType} not documented (${Object.keys(content).join(', ')})`,
-      );
-    }
-    const schemaRef = `openapi.json#/${pointer('paths', templatePath, method.toLowerCase(), 'responses', key, 'content', mediaType, 'schema')}`;
-    let validate = this.validators.get(schemaRef);
-    if (!validate) {
-      validate = this.ajv.compile({ $ref: schemaRef });
-      this.validators.set(schemaRef, validate);
-    }
-    const body: unknown = mediaType.endsWith('json') ? JSON.parse(response.body) : response.body;
-    if (!validate(body)) {
-      throw new Error(
-        `${method} ${templatePath} ${status}: body does not match the document: ` +
-          `${this.ajv.errorsText(validate.errors)}\n${response.body.slice(0, 500)}`,
-      );
-    }
-    this.seen.add(`${method} ${templatePath} ${status}`);
-  }
-}
+export * from './contract';
+export * from './fixtures';

@@ -221,6 +221,66 @@ describe('routes over fakes', () => {
     expect(json(missing)).toMatchObject({ code: 'ITEM_NOT_FOUND', instance: '/v1/items/unknown-item' });
   });
 
+  test('internal metadata (keys starting with _) is never shown and never taken from clients', async () => {
+    const internal = { _source: 'url:http://10.1.2.3/private/red.png', _note: 'x' };
+    t.snapshots.swap(
+      new FakeSnapshot(8, [
+        { id: 'red', vector: fakeVector(red), metadata: { colour: 'red', ...internal } },
+        { id: 'green', vector: fakeVector(green), metadata: { colour: 'green', ...internal } },
+      ]),
+    );
+    const item = await call(t, '/v1/items/{id}', { method: 'GET', url: '/v1/items/red' });
+    expect(json(item).metadata).toEqual({ colour: 'red' });
+    const byId = await call(t, '/v1/items/{id}/similar', { method: 'GET', url: '/v1/items/red/similar' });
+    expect(json(byId).results).toEqual([
+      { id: 'green', score: expect.any(Number), metadata: { colour: 'green' } },
+    ]);
+    const byImage = await call(t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      json: { imageBase64: red.toString('base64') },
+    });
+    for (const hit of json(byImage).results as Array<{ metadata: object }>) {
+      expect(Object.keys(hit.metadata)).toEqual(['colour']);
+    }
+    expect(byImage.body).not.toContain('_source');
+
+    // Not a filter field either, and not listed among the known ones.
+    const filtered = await call(t, '/v1/items/{id}/similar', {
+      method: 'GET',
+      url: '/v1/items/red/similar?filter=_source:x',
+    });
+    expect(filtered.statusCode).toBe(400);
+    expect(json(filtered).code).toBe('INVALID_FILTER');
+    const unknown = await call(t, '/v1/items/{id}/similar', {
+      method: 'GET',
+      url: '/v1/items/red/similar?filter=brand:x',
+    });
+    expect(json(unknown)).toMatchObject({
+      code: 'UNKNOWN_FILTER_FIELD',
+      detail: expect.stringMatching(/known fields: colour$/),
+    });
+
+    const refused = await call(t, '/v1/items', {
+      method: 'POST',
+      url: '/v1/items',
+      json: {
+        items: [{ id: 'a', imageUrl: 'https://e.com/a.jpg', metadata: { colour: 'red', _source: 'path:x' } }],
+      },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(json(refused)).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [
+        {
+          path: '/body/items/0/metadata/_source',
+          message: expect.stringContaining('reserved for internal use'),
+        },
+      ],
+    });
+    expect(t.queue.jobs.size).toBe(0);
+  });
+
   test('POST /v1/items queues one upsert job and points at it', async () => {
     const response = await call(t, '/v1/items', {
       method: 'POST',
@@ -309,6 +369,20 @@ describe('routes over fakes', () => {
     const replaced = await t.request('/v1/index', { headers: { 'x-request-id': 'bad id!' } });
     expect(replaced.headers['x-request-id']).not.toBe('bad id!');
     expect(json(replaced).requestId).toBe(replaced.headers['x-request-id']);
+  });
+
+  test('catalogue browsing: GET /v1/items, /v1/index/fields, /v1/items/{id}/image (details: catalogue.test.ts)', async () => {
+    loadCatalogue(3);
+    const page = await call(t, '/v1/items', { method: 'GET', url: '/v1/items?limit=2&filter=kind:shirt' });
+    expect(json(page)).toMatchObject({
+      indexVersion: 3,
+      total: 2,
+      items: [{ id: 'red-shirt' }, { id: 'green-shirt' }],
+    });
+    const fields = await call(t, '/v1/index/fields', { method: 'GET', url: '/v1/index/fields' });
+    expect(json(fields)).toMatchObject({ indexVersion: 3, count: 3 });
+    const image = await call(t, '/v1/items/{id}/image', { method: 'GET', url: '/v1/items/nope/image' });
+    expect(json(image)).toMatchObject({ code: 'ITEM_NOT_FOUND' });
   });
 
   test('GET /docs serves the interactive documentation and the same document', async () => {

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+import { parseSearchParameters } from '@lookalike/index-store';
 
 const optionalInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
@@ -28,6 +29,26 @@ const indexerEnvSchema = z.object({
   /** Comma-separated host names or CIDRs that may be fetched even when private. */
   IMAGE_ALLOWED_HOSTS: z.string().optional(),
   KEEP_VERSIONS: envFields.int(3, 1, 1000),
+  /**
+   * Also publish an approximate index built from this faiss index_factory description (inner product),
+   * e.g. `IVF1024,Flat` or `HNSW32`; the API searches it instead of the flat index. Unset: exact flat search.
+   */
+  INDEX_FACTORY: z
+    .string()
+    .regex(/^[A-Za-z0-9_,.=+-]{1,128}$/, 'expected a faiss index_factory description such as IVF1024,Flat')
+    .optional(),
+  /** Search parameters published with INDEX_FACTORY's index, e.g. `nprobe=16` or `efSearch=64`. */
+  INDEX_SEARCH_PARAMS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return parseSearchParameters(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** BullMQ job lock: a replica that stops renewing it (SIGKILL, hang) loses the job after this long. */
   JOB_LOCK_MS: envFields.int(30_000, 1000, 600_000),
   /** How often replicas look for jobs whose lock expired and hand them back to the queue. */

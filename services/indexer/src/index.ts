@@ -27,6 +27,7 @@ export {
   type ItemFailure,
   type ProcessOutcome,
 } from './processors/common';
+export { ThumbnailStore, thumbnailPath, THUMBNAIL_MAX_SIDE } from './thumbnails';
 export { IndexerMetrics, type HealthReport } from './metrics';
 export {
   createJobHandler,

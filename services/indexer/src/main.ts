@@ -11,6 +11,7 @@ import { IndexerMetrics, type HealthReport } from './metrics';
 import { DebouncedPublisher } from './publisher';
 import { queueReindexIfModelChanged } from './auto-reindex';
 import { BlobStore } from './source-ref';
+import { ThumbnailStore } from './thumbnails';
 import { createCatalogueWorker, createJobHandler } from './worker';
 
 /**
@@ -38,6 +39,9 @@ async function main(config: IndexerConfig): Promise<void> {
     dataDir,
     model: embedder.model,
     keepVersions: config.KEEP_VERSIONS,
+    ...(config.INDEX_FACTORY
+      ? { indexFactory: config.INDEX_FACTORY, searchParameters: config.INDEX_SEARCH_PARAMS }
+      : {}),
     logger: logger.child({ component: 'index-store' }),
   });
   const images = new ImageSource({
@@ -71,6 +75,7 @@ async function main(config: IndexerConfig): Promise<void> {
       store: writer,
       publisher,
       blobs: new BlobStore(path.join(dataDir, 'sources')),
+      thumbnails: new ThumbnailStore(dataDir),
       counters: metrics.itemCounters(),
       itemConcurrency: config.itemConcurrency,
     },

@@ -14,12 +14,12 @@ import {
   type JobContext,
   type ProcessOutcome,
 } from './processors/common';
-import { processDelete } from './processors/delete';
+import { processDelete, type DeleteDeps } from './processors/delete';
 import { processReindex, type ReindexDeps } from './processors/reindex';
 import { processUpsert, type UpsertDeps } from './processors/upsert';
 import type { JobResult } from './ports';
 
-export type ProcessorDeps = UpsertDeps & ReindexDeps & { counters: ItemCounters };
+export type ProcessorDeps = UpsertDeps & ReindexDeps & DeleteDeps & { counters: ItemCounters };
 
 export interface JobHandlerOptions {
   deps: ProcessorDeps;

@@ -59,3 +59,27 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('approximate index settings', () => {
+  it('INDEX_FACTORY is off by default; INDEX_SEARCH_PARAMS parses to numbers', () => {
+    expect(loadConfig({}).INDEX_FACTORY).toBeUndefined();
+    expect(loadConfig({}).INDEX_SEARCH_PARAMS).toEqual({});
+    const config = loadConfig({ INDEX_FACTORY: 'IVF1024,Flat', INDEX_SEARCH_PARAMS: 'nprobe=16' });
+    expect(config.INDEX_FACTORY).toBe('IVF1024,Flat');
+    expect(config.INDEX_SEARCH_PARAMS).toEqual({ nprobe: 16 });
+  });
+
+  it('refuses a malformed factory or parameter list, naming the variable', () => {
+    expect(() =>
+      loadConfig({ INDEX_FACTORY: 'IVF1024,Flat; rm -rf /', INDEX_SEARCH_PARAMS: 'nprobe' }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        issues: expect.arrayContaining([
+          expect.objectContaining({ key: 'INDEX_FACTORY' }),
+          expect.objectContaining({ key: 'INDEX_SEARCH_PARAMS' }),
+        ]),
+      }),
+    );
+  });
+});

@@ -49,13 +49,17 @@ export interface CsvCatalogue {
   renamed: Record<string, string>;
 }
 
-/** Metadata keys are 1-64 of [A-Za-z0-9_]; other characters become `_`. */
+/**
+ * Metadata keys are 1-64 of [A-Za-z0-9_], not starting with `_` (internal fields); other characters
+ * become `_`, leading ones are dropped.
+ */
 export function metadataKeyOf(header: string): string {
   const key = header
     .trim()
     .replace(/[^A-Za-z0-9_]+/g, '_')
+    .replace(/^_+/, '')
     .slice(0, 64);
-  return key === '' ? '_' : key;
+  return key === '' ? 'field' : key;
 }
 
 function fillTemplate(template: string, id: string, record: Record<string, string>): string {

@@ -58,15 +58,25 @@ interface ValidationIssue {
   message?: string;
   keyword?: string;
   params?: Record<string, unknown>;
+  /** Set by ajv on the failure inside `propertyNames` (a field name that is not allowed). */
+  propertyName?: string;
 }
 
 function validationErrors(err: FastifyError): FieldError[] {
   const part = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
-  return (err.validation as ValidationIssue[]).slice(0, 20).map((issue) => {
+  const all = err.validation as ValidationIssue[];
+  // ajv follows a bad field name's own failure with a generic "property name must be valid".
+  const specific = all.filter((issue) => issue.keyword !== 'propertyNames');
+  return (specific.length > 0 ? specific : all).slice(0, 20).map((issue) => {
     let path = `/${part}${issue.instancePath ?? ''}`;
     let message = issue.message ?? 'is invalid';
     const params = issue.params ?? {};
-    if (issue.keyword === 'required' && typeof params.missingProperty === 'string') {
+    if (typeof issue.propertyName === 'string') {
+      path += `/${issue.propertyName}`;
+      message = issue.propertyName.startsWith('_')
+        ? 'is not allowed: field names starting with "_" are reserved for internal use'
+        : 'is not an allowed field name (1–64 characters of A–Z a–z 0–9 _)';
+    } else if (issue.keyword === 'required' && typeof params.missingProperty === 'string') {
       path += `/${params.missingProperty}`;
       message = 'is required';
     } else if (issue.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {

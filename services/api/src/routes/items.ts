@@ -55,7 +55,12 @@ const StoredItemResponse = Type.Object(
   {
     id: ItemId,
     metadata: Metadata,
-    contentHash: Type.String({ description: 'sha256 of the image bytes that were embedded.' }),
+    contentHash: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description:
+        'sha256 fingerprint of what the indexer embedded (image bytes, metadata, model); it changes ' +
+        'whenever the item is re-indexed with different content.',
+    }),
     indexedAt: Type.String({ format: 'date-time' }),
     indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
   },

@@ -1,11 +1,13 @@
 import type { ImageEmbedder, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
+import type { ThumbnailStore } from '../thumbnails';
 import { deferForModelChange, emptyResult, type JobContext, type ProcessOutcome } from './common';
 
 export interface DeleteDeps {
   publisher: Pick<DebouncedPublisher, 'submit'>;
   store: Pick<SnapshotStore, 'latest'>;
   embedder: Pick<ImageEmbedder, 'model'>;
+  thumbnails?: Pick<ThumbnailStore, 'remove'>;
 }
 
 /** Removes ids from the index; ids it did not have are listed as notFound, never an error. */
@@ -23,6 +25,10 @@ export async function processDelete(
   result.version = published.version;
   result.deleted = published.deleted;
   result.notFound = published.notFound;
+  // After the publish: the API serves a thumbnail only for items of the live snapshot anyway.
+  await deps.thumbnails
+    ?.remove(published.deleted)
+    .catch((err: unknown) => context.logger.warn({ err }, 'thumbnails not removed'));
   context.progress(unique.length, unique.length);
   context.logger.info(
     { deleted: result.deleted.length, notFound: result.notFound.length },

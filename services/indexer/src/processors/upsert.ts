@@ -2,6 +2,7 @@ import { contentHash, sha256Hex } from '../hash';
 import type { CatalogueItem, ImageEmbedder, ImageLoader, ItemInput, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
 import { storedMetadata, type BlobStore, type StoredSource } from '../source-ref';
+import type { ThumbnailStore } from '../thumbnails';
 import {
   deferForModelChange,
   emptyResult,
@@ -19,9 +20,29 @@ export interface UpsertDeps {
   store: Pick<SnapshotStore, 'latest'>;
   publisher: Pick<DebouncedPublisher, 'submit' | 'pendingHashOf'>;
   blobs: Pick<BlobStore, 'put'>;
+  /** Where item thumbnails are kept for the API (none in processor tests that do not care). */
+  thumbnails?: Pick<ThumbnailStore, 'put' | 'has'>;
   counters: ItemCounters;
   /** Items in flight at once (load + decode + embed overlap across items). */
   itemConcurrency: number;
+}
+
+/** A thumbnail is a convenience for the demo page: failing to write one never fails the item. */
+async function keepThumbnail(
+  deps: UpsertDeps,
+  id: string,
+  bytes: Uint8Array,
+  context: JobContext,
+  onlyIfMissing: boolean,
+): Promise<void> {
+  const thumbnails = deps.thumbnails;
+  if (!thumbnails) return;
+  try {
+    if (onlyIfMissing && (await thumbnails.has(id))) return;
+    await thumbnails.put(id, bytes);
+  } catch (err) {
+    context.logger.warn({ itemId: id, err }, 'thumbnail not written');
+  }
 }
 
 function sourceOf(item: CatalogueItem, bytes: Uint8Array): StoredSource {
@@ -85,11 +106,14 @@ export async function processUpsert(
         if (publishedByEarlierRun(item.id)) result.indexed.push(item.id);
         else result.unchanged.push(item.id);
         deps.counters.unchanged();
+        // Re-importing a catalogue fills in thumbnails of items indexed before they were kept.
+        await keepThumbnail(deps, item.id, bytes, context, true);
         return;
       }
       const { vector } = await deps.embedder.embed(bytes);
       // Inline uploads are kept so reindex (and thumbnails) can read them again later.
       if ('blob' in source) await deps.blobs.put(bytes);
+      await keepThumbnail(deps, item.id, bytes, context, false);
       upserts.push({ id: item.id, vector, metadata, contentHash: hash });
       deps.counters.embedded();
       context.logger.debug({ itemId: item.id }, 'item embedded');

@@ -1,0 +1,3 @@
+export * from './lda';
+export * from './colour';
+export * from './metrics';

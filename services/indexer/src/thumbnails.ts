@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+
+/** Longest side of a thumbnail, in pixels (the demo page shows them at most 256 px wide). */
+export const THUMBNAIL_MAX_SIDE = 256;
+
+/**
+ * Where an item's thumbnail lives: `<DATA_DIR>/thumbnails/<id>.webp`. The API serves the same file
+ * (services/api/src/routes/catalogue.ts, `thumbnailPath`): keep the two in step. Item ids are
+ * `[A-Za-z0-9_.:-]{1,128}` (checked by the queue), so an id is always a plain file name here.
+ */
+export function thumbnailPath(dataDir: string, id: string): string {
+  return path.join(dataDir, 'thumbnails', `${id}.webp`);
+}
+
+/**
+ * Small WebP thumbnails of the catalogue images, made from the bytes the indexer already loaded, so
+ * the API can show catalogue items without reaching back to the image's source (a catalogue folder
+ * it may not mount, a URL, an upload). Written atomically (temp file + rename): a reader never sees
+ * a half-written file, and replicas writing the same item race harmlessly (last rename wins).
+ */
+export class ThumbnailStore {
+  constructor(readonly dataDir: string) {}
+
+  pathOf(id: string): string {
+    return thumbnailPath(this.dataDir, id);
+  }
+
+  async has(id: string): Promise<boolean> {
+    return (await stat(this.pathOf(id)).catch(() => null)) !== null;
+  }
+
+  async put(id: string, image: Uint8Array): Promise<void> {
+    const webp = await sharp(image, { failOn: 'none', limitInputPixels: 100_000_000 })
+      .rotate()
+      .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 78, effort: 2 })
+      .toBuffer();
+    const file = this.pathOf(id);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, webp);
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async remove(ids: Iterable<string>): Promise<void> {
+    await Promise.all([...ids].map((id) => rm(this.pathOf(id), { force: true })));
+  }
+}
