@@ -70,7 +70,7 @@ export function randomUnitVectors(count: number, dimension: number, seed: number
 
 /**
  * Unit vectors with the kind of structure image embeddings have: `categories` broad directions, each
- * with looks around it, each look with items around it (cosine ≈ 0.75 to their look). Queries drawn
+ * with looks around it, each look with items around it (cosine ≈ 0.9 to their look). Queries drawn
  * with another seed from the same looks are new items, not copies of indexed ones.
  */
 export class ClusteredVectors {
@@ -100,8 +100,8 @@ export class ClusteredVectors {
     const { dimension } = this;
     const random = uniformSource(seed);
     const vectors = new Float32Array(count * dimension);
-    // Uniform noise in [-1,1) has variance 1/3: scaled so its norm is ≈ 0.9 (cosine ≈ 0.75).
-    const noise = 0.9 * Math.sqrt(3 / dimension);
+    // Uniform noise in [-1,1) has variance 1/3: scaled so its norm is ≈ 0.5 (cosine ≈ 0.9).
+    const noise = 0.5 * Math.sqrt(3 / dimension);
     for (let i = 0; i < count; i++) {
       const look = ((i * 40503) % this.lookCount) * dimension;
       const offset = i * dimension;
@@ -178,6 +178,8 @@ export interface ApiProcess {
   child: ChildProcess;
   /** Log lines (parsed JSON) the API printed at warn level or above. */
   warnings: Array<Record<string, unknown>>;
+  /** Snapshots the API swapped in since it started (its `snapshot swapped in` log lines). */
+  swaps(): number;
   stop(): Promise<void>;
 }
 
@@ -216,6 +218,7 @@ export async function startApi(
   });
   const warnings: Array<Record<string, unknown>> = [];
   let port = 0;
+  let swaps = 0;
   let pending = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -225,6 +228,7 @@ export async function startApi(
     while ((newline = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
+      if (line.includes('"msg":"snapshot swapped in"')) swaps++;
       if (port !== 0 && !line.includes('"level":4') && !line.includes('"level":5')) continue;
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
@@ -269,7 +273,7 @@ export async function startApi(
         throw new Error(`bench: the API did not serve ${expectedCount} items within 180 s`);
       await sleep(100);
     }
-    return { url, pid: child.pid as number, child, warnings, stop };
+    return { url, pid: child.pid as number, child, warnings, swaps: () => swaps, stop };
   } catch (err) {
     await stop();
     throw err;

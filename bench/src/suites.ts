@@ -4,6 +4,7 @@ import { httpSuite } from './http';
 import { reloadSuite } from './reload';
 import { scaleSuite } from './scale';
 import { searchSuite } from './search';
+import { rankingSuite } from './ranking';
 import type { BenchSuite } from './types';
 
 /** Suites in the order `pnpm bench` runs them; `pnpm bench <name>` runs one. */
@@ -14,4 +15,5 @@ export const suites: BenchSuite[] = [
   reloadSuite,
   scaleSuite,
   indexerSuite,
+  rankingSuite,
 ];

@@ -3,6 +3,7 @@ import { type Env } from '@lookalike/config';
 import { loadConfig, type CliConfig } from './config';
 import { modelsCommand } from './commands/models';
 import { importCommand } from './commands/import';
+import { evalCommand } from './commands/eval';
 
 /**
  * The one CLI entry point (`pnpm lookalike <command>`). Commands are added here; each lives in
@@ -17,5 +18,6 @@ export function buildProgram(env: Env): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   program.addCommand(modelsCommand(getConfig));
   program.addCommand(importCommand(getConfig));
+  program.addCommand(evalCommand(getConfig));
   return program;
 }

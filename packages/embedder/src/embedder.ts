@@ -6,6 +6,7 @@ import type { Logger } from '@lookalike/config';
 import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
 import { EmbedderBusyError, EmbedderClosedError, EmbedderModelError, ImageError } from './errors';
 import { InferencePool } from './inference-pool';
+import { colourHistogram } from './colour';
 import { prepareModel } from './model-graph';
 import { preprocessImage, type Fit } from './preprocess';
 import type { ModelIdentity } from './vector';
@@ -14,6 +15,11 @@ export interface Embedding {
   /** L2-normalised. */
   vector: Float32Array;
   model: ModelIdentity;
+  /**
+   * Foreground HSV colour histogram of the same preprocessed pixels (L1-normalised, see colour.ts),
+   * for colour-aware ranking. Computed here so uploads and catalogue items get identical features.
+   */
+  colour: Float32Array;
 }
 
 export interface EmbedderOptions {
@@ -259,9 +265,11 @@ export class Embedder {
       } finally {
         this.decodeSlots.release();
       }
+      const size = this.options.entry.preprocessing.crop;
+      const colour = colourHistogram(pixels, size, size);
       const vector = await this.pool.run(pixels);
       this.embedded++;
-      return { vector, model: this.model };
+      return { vector, model: this.model, colour };
     } catch (err) {
       this.failed++;
       throw err;

@@ -18,3 +18,10 @@ export {
 export { cosine, l2normalize, sameModel, assertSameModel, type ModelIdentity } from './vector';
 export { prepareModel, type PreparedModel } from './model-graph';
 export { SUPPORTED_FORMATS, type ImageFormat, type Fit } from './preprocess';
+export {
+  colourHistogram,
+  histogramLength,
+  COLOUR_DEFAULTS,
+  COLOUR_HISTOGRAM_LENGTH,
+  type ColourHistogramOptions,
+} from './colour';

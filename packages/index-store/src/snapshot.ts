@@ -6,7 +6,7 @@ import { applyFaissThreading } from './ann';
 applyFaissThreading();
 import { InvalidQueryError, ItemNotFoundError } from './errors';
 import { encodeFaissHeader } from './format';
-import { yieldToEventLoop } from './fsutil';
+import { WorkSlicer } from './fsutil';
 import type { Filter, ModelIdentity, SearchHit, SearchOptions, Snapshot, StoredItem } from './types';
 
 export const MAX_K = 100;
@@ -24,7 +24,6 @@ const SCAN_COST_RATIO = 3;
 const COLLAPSE_COMPARISON_BUDGET = 50_000;
 /** Over-fetch rounds before giving up (each widens ×4; the last always reaches ntotal). */
 const MAX_WIDEN_ROUNDS = 16;
-const YIELD_EVERY = 20_000;
 
 export interface SnapshotParts {
   version: number;
@@ -47,6 +46,8 @@ export interface SnapshotBuildOptions {
   eager?: boolean;
   /** An approximate index over the same vectors (labels = positions), searched instead of the shards. */
   ann?: { index: Index; factory: string };
+  /** The loader's time budget, so building the lookups shares its yields (default: a fresh one). */
+  slicer?: WorkSlicer;
 }
 
 /** Builds an IndexFlatIP from in-memory vectors through FAISS's own reader (no per-float JS calls). */
@@ -207,17 +208,18 @@ export class SnapshotImpl implements Snapshot {
       throw new Error(
         `snapshot has ${vectors.length} floats for ${items.length} items of ${model.dimension}`,
       );
+    const slicer = options.slicer ?? new WorkSlicer();
     const positions = new Map<string, number>();
     for (let i = 0; i < items.length; i++) {
       const id = (items[i] as StoredItem).id;
       if (positions.has(id)) throw new Error(`duplicate item id ${JSON.stringify(id)}`);
       positions.set(id, i);
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      if ((i & 1023) === 1023) await slicer.maybeYield();
     }
     if (options.faissShards && options.faissShards.length !== Math.ceil(items.length / parts.shardSize))
       throw new Error('FAISS shards do not match the items');
     const snapshot = new SnapshotImpl(parts, positions, options.faissShards ?? null, options.ann ?? null);
-    if (options.eager) await snapshot.buildFilterIndex();
+    if (options.eager) await snapshot.buildFilterIndex(slicer);
     return snapshot;
   }
 
@@ -456,11 +458,11 @@ export class SnapshotImpl implements Snapshot {
     return this.filterIndex;
   }
 
-  private async buildFilterIndex(): Promise<void> {
+  private async buildFilterIndex(slicer: WorkSlicer): Promise<void> {
     const building = new Map<string, Map<string, number[]>>();
     for (let i = 0; i < this.items.length; i++) {
       this.addToIndex(building, i);
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      if ((i & 1023) === 1023) await slicer.maybeYield();
     }
     this.filterIndex = this.freezeIndex(building);
   }

@@ -86,6 +86,15 @@ export interface SnapshotChange {
    */
   attachments?: Record<string, Uint8Array | null>;
   /**
+   * Attachments computed from the snapshot this change is applied to (e.g. learned ranking state that
+   * must follow the items exactly). Called under the writer lock with that base (null before the first
+   * snapshot), again on every retry after losing a race, so its result always matches the items
+   * published; merged over `attachments`. Keep it quick: the lock is held meanwhile.
+   */
+  deriveAttachments?: (
+    base: Snapshot | null,
+  ) => Record<string, Uint8Array | null> | Promise<Record<string, Uint8Array | null>>;
+  /**
    * Publish exactly `upserts` (a full rebuild, e.g. a reindex with a new model); the previous items
    * not upserted are dropped and reported in `deleted` (explicit `deletes` add nothing but are
    * still reported in `unknownDeletes` when they name no previous item).

@@ -124,6 +124,7 @@ interface NormalizedChange {
   deletes: string[];
   attachments: Map<string, Uint8Array | null>;
   replaceAll: boolean;
+  deriveAttachments: SnapshotChange['deriveAttachments'];
 }
 
 interface Cached {
@@ -175,7 +176,33 @@ async function validateChange(change: SnapshotChange, dimension: number): Promis
       { problems: problems.slice(0, 100) },
     );
   }
-  return { upserts: byId, deletes: deleteIds, attachments, replaceAll };
+  if (change.deriveAttachments !== undefined && typeof change.deriveAttachments !== 'function')
+    throw new InvalidChangeError('deriveAttachments must be a function');
+  return {
+    upserts: byId,
+    deletes: deleteIds,
+    attachments,
+    replaceAll,
+    deriveAttachments: change.deriveAttachments,
+  };
+}
+
+/** The change plus what its deriveAttachments hook computes from `base` (validated like the rest). */
+async function withDerivedAttachments(
+  change: NormalizedChange,
+  base: SnapshotImpl | null,
+): Promise<NormalizedChange> {
+  if (!change.deriveAttachments) return change;
+  const derived = await change.deriveAttachments(base);
+  const attachments = new Map(change.attachments);
+  for (const [name, content] of Object.entries(derived)) {
+    if (!ATTACHMENT_NAME.test(name))
+      throw new InvalidChangeError(`derived attachment name ${name} is invalid`);
+    if (content !== null && !(content instanceof Uint8Array))
+      throw new InvalidChangeError(`derived attachment ${name} must be a Uint8Array or null`);
+    attachments.set(name, content);
+  }
+  return { ...change, attachments };
 }
 
 function itemProblem(item: ItemInput, dimension: number): string | null {
@@ -409,7 +436,7 @@ export class SnapshotWriter {
         { snapshotModel: base.model, writerModel: this.model },
       );
     }
-    const next = await this.applyChange(base, change);
+    const next = await this.applyChange(base, await withDerivedAttachments(change, base));
     if (!next) {
       return {
         version: base?.version ?? 0,

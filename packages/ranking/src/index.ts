@@ -1,3 +1,45 @@
-export * from './lda';
-export * from './colour';
-export * from './metrics';
+export { fitLda, project, seededRandom, type LdaOptions, type LdaProjection } from './lda';
+export {
+  precisionAt,
+  averagePrecisionAt,
+  summarize,
+  perClassPrecision,
+  type JudgedQuery,
+  type MetricSummary,
+  type ClassPrecision,
+} from './metrics';
+export {
+  RANKING_MODEL_ATTACHMENT,
+  RANKING_ITEMS_ATTACHMENT,
+  DEFAULT_WEIGHTS,
+  encodeRankingModel,
+  decodeRankingModel,
+  type RankingModel,
+  type RankingWeights,
+  type FitStats,
+} from './model';
+export { ItemFeatureTable, encodeItemFeatures, decodeItemFeatures } from './items';
+export { RankingFormatError } from './codec';
+export {
+  DEFAULT_RANKING_CONFIG,
+  collectFitData,
+  fitRankingModel,
+  deriveRankingAttachments,
+  refitDue,
+  readRankingModel,
+  readItemFeatures,
+  labelOf,
+  type RankingConfig,
+  type FitData,
+  type RankingChange,
+} from './fit';
+export { LearnedRanker, rankedSearch, rankedSearchById } from './ranker';
+export {
+  RankingMaintainer,
+  fitInWorker,
+  type RankingStore,
+  type RankingStoreChange,
+  type RankingLogger,
+  type RankingMaintainerOptions,
+} from './maintainer';
+export type * from './ports';

@@ -74,7 +74,8 @@ function accumulateScatter(scatter: Float64Array, rows: Float64Array, count: num
       const a = rows[o + i] as number;
       if (a === 0) continue;
       const base = i * d;
-      for (let j = i; j < d; j++) scatter[base + j] = (scatter[base + j] as number) + a * (rows[o + j] as number);
+      for (let j = i; j < d; j++)
+        scatter[base + j] = (scatter[base + j] as number) + a * (rows[o + j] as number);
     }
   }
 }
@@ -180,7 +181,8 @@ export function fitLda(
     const row = k * d;
     for (const i of list) {
       const offset = i * d;
-      for (let j = 0; j < d; j++) means[row + j] = (means[row + j] as number) + (vectors[offset + j] as number);
+      for (let j = 0; j < d; j++)
+        means[row + j] = (means[row + j] as number) + (vectors[offset + j] as number);
     }
     for (let j = 0; j < d; j++) {
       mean[j] = (mean[j] as number) + (means[row + j] as number);
@@ -211,7 +213,8 @@ export function fitLda(
       const { row, cls } = sampled[start + r] as { row: number; cls: number };
       const offset = row * d;
       const meanRow = cls * d;
-      for (let j = 0; j < d; j++) rows[r * d + j] = (vectors[offset + j] as number) - (means[meanRow + j] as number);
+      for (let j = 0; j < d; j++)
+        rows[r * d + j] = (vectors[offset + j] as number) - (means[meanRow + j] as number);
     }
     accumulateScatter(scatter, rows, count, d);
   }
@@ -284,7 +287,8 @@ export function project(lda: LdaProjection, x: Float32Array, out: Float32Array, 
       s0 += (weights[row + j] as number) * ((x[xOffset + j] as number) - (mean[j] as number));
       s1 += (weights[row + j + 1] as number) * ((x[xOffset + j + 1] as number) - (mean[j + 1] as number));
     }
-    for (; j < d; j++) s0 += (weights[row + j] as number) * ((x[xOffset + j] as number) - (mean[j] as number));
+    for (; j < d; j++)
+      s0 += (weights[row + j] as number) * ((x[xOffset + j] as number) - (mean[j] as number));
     out[r] = s0 + s1;
   }
   return out;

@@ -51,6 +51,8 @@ export interface SnapshotView {
   searchById(id: string, options: SearchOptions): SearchHit[];
   /** Field → distinct values (capped), to check filter fields against. */
   metadataFields(): Record<string, string[]>;
+  /** Extra published state (the learned ranking); without it, results are plain visual similarity. */
+  attachment?(name: string): Uint8Array | undefined;
 }
 
 /** The hot-reloading reader: `current()` is the newest valid snapshot, or null before the first. */
@@ -63,6 +65,8 @@ export interface SnapshotSource {
 export interface QueryEmbedding {
   vector: Float32Array;
   model: ModelIdentity;
+  /** Colour histogram from the same preprocessing (used by the learned ranking). */
+  colour?: Float32Array;
 }
 
 export interface ImageEmbedder {

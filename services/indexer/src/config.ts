@@ -64,12 +64,24 @@ const indexerEnvSchema = z.object({
   AUTO_REINDEX: envFields.bool(true),
   /** Name stored on processed jobs and logged on every line (default: hostname:pid). */
   WORKER_NAME: z.string().optional(),
+  /** Learned ranking: fit it from the catalogue's labels at publish time and publish it with the snapshot. */
+  RANKING: envFields.bool(true),
+  /** Comma-separated metadata fields whose labels the ranking learns, most important first. */
+  RANKING_LABEL_FIELDS: z.string().default('articleType'),
+  /** Metadata field holding the item's colour name ("none": no colour label). */
+  RANKING_COLOUR_FIELD: z.string().default('baseColour'),
+  /** Fewer labelled items than this: no model, plain visual similarity. */
+  RANKING_MIN_LABELLED: envFields.int(50, 2, 10_000_000),
+  /** Refit once this share of the labelled items changed since the last fit. */
+  RANKING_REFIT_FRACTION: z.coerce.number().min(0).max(1).default(0.1),
 });
 
 /** Every environment variable the indexer reads (deployment files are checked against this list). */
 export const INDEXER_ENV_KEYS: readonly string[] = Object.keys(indexerEnvSchema.shape);
 
 export type IndexerConfig = z.infer<typeof indexerEnvSchema> & {
+  rankingLabelFields: string[];
+  rankingColourField: string | null;
   itemConcurrency: number;
   workerName: string;
   imageAllowedHosts: string[];
@@ -81,6 +93,12 @@ export function loadConfig(env: Env): IndexerConfig {
   const sessions = parsed.EMBEDDER_SESSIONS ?? os.availableParallelism();
   return {
     ...parsed,
+    rankingLabelFields: parsed.RANKING
+      ? parsed.RANKING_LABEL_FIELDS.split(',')
+          .map((f) => f.trim())
+          .filter(Boolean)
+      : [],
+    rankingColourField: parsed.RANKING_COLOUR_FIELD === 'none' ? null : parsed.RANKING_COLOUR_FIELD.trim(),
     itemConcurrency: parsed.ITEM_CONCURRENCY ?? Math.max(2, sessions * 2),
     workerName: parsed.WORKER_NAME ?? `${os.hostname()}:${process.pid}`,
     imageAllowedHosts: (parsed.IMAGE_ALLOWED_HOSTS ?? '')

@@ -5,6 +5,7 @@ import { createLogger, isLookalikeError } from '@lookalike/config';
 import { Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
+import { DEFAULT_RANKING_CONFIG, RankingMaintainer } from '@lookalike/ranking';
 import { fetchModel, modelRegistry } from '@lookalike/models';
 import { loadConfig, type IndexerConfig } from './config';
 import { IndexerMetrics, type HealthReport } from './metrics';
@@ -60,7 +61,19 @@ async function main(config: IndexerConfig): Promise<void> {
     metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST, () => health());
     logger.info({ port: config.METRICS_PORT }, 'metrics listening');
   }
-  const publisher = new DebouncedPublisher(writer, {
+  // Every publish carries the ranking state derived from its exact base; refits run in a worker thread.
+  const ranking = new RankingMaintainer(writer, {
+    config: {
+      ...DEFAULT_RANKING_CONFIG,
+      labelFields: config.rankingLabelFields,
+      colourField: config.rankingColourField,
+      minLabelled: config.RANKING_MIN_LABELLED,
+      refitFraction: config.RANKING_REFIT_FRACTION,
+    },
+    dimension: embedder.model.dimension,
+    logger: logger.child({ component: 'ranking' }),
+  });
+  const publisher = new DebouncedPublisher(ranking, {
     debounceMs: config.PUBLISH_DEBOUNCE_MS,
     maxChanges: config.PUBLISH_MAX_CHANGES,
     logger,
@@ -116,6 +129,7 @@ async function main(config: IndexerConfig): Promise<void> {
       await worker.close();
       await connection.quit().catch(() => connection.disconnect());
       await publisher.close();
+      await ranking.close();
       await writer.close();
       await embedder.close();
       await images.close();

@@ -33,7 +33,7 @@ export interface ImageLoader {
 export interface ImageEmbedder {
   readonly model: ModelIdentity;
   /** Throws ImageError (IMAGE_*, permanent) or EmbedderBusyError / inference errors (transient). */
-  embed(image: Uint8Array): Promise<{ vector: Float32Array }>;
+  embed(image: Uint8Array): Promise<{ vector: Float32Array; colour?: Float32Array }>;
 }
 
 export interface ItemInput {
@@ -41,6 +41,8 @@ export interface ItemInput {
   vector: Float32Array;
   metadata: Metadata;
   contentHash: string;
+  /** The embedder's colour histogram, kept in the snapshot's ranking attachment (not in the item). */
+  colour?: Float32Array;
 }
 
 export interface StoredItem {

@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { rankedSearch, rankedSearchById } from '@lookalike/ranking';
 import { SECURITY, requireSnapshot, type RouteContext } from '../context';
 import { ApiError } from '../errors';
 import { checkFilterFields, parseFilter } from '../filter';
@@ -251,7 +252,8 @@ const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { con
       }
       const options = searchOptions(query, '/body', live);
       const end = metrics.queryDuration.startTimer({ kind: 'image' });
-      const results = live.search(embedding.vector, options);
+      // The snapshot's learned ranking (fitted by the indexer) re-ranks its plain neighbours, if it has one.
+      const results = rankedSearch(live, embedding, options);
       end();
       return { indexVersion: live.version, model: live.model.id, results };
     },
@@ -277,7 +279,7 @@ const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { con
       const snapshot = requireSnapshot(deps);
       const options = searchOptions(request.query, '/query', snapshot);
       const end = metrics.queryDuration.startTimer({ kind: 'item' });
-      const results = snapshot.searchById(request.params.id, options);
+      const results = rankedSearchById(snapshot, request.params.id, options);
       end();
       return { indexVersion: snapshot.version, model: snapshot.model.id, results };
     },

@@ -71,10 +71,11 @@ class Reembedder {
       try {
         const ref = await loadableRef(item.id, decodeSource(item.metadata[SOURCE_METADATA_KEY]), deps.blobs);
         const bytes = 'bytes' in ref ? ref.bytes : await deps.images.load(ref);
-        const { vector } = await deps.embedder.embed(bytes);
+        const { vector, colour } = await deps.embedder.embed(bytes);
         this.embedded.set(item.id, {
           id: item.id,
           vector,
+          colour,
           metadata: item.metadata,
           contentHash: contentHash(bytes, item.metadata, model),
         });

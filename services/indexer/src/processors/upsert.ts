@@ -110,11 +110,11 @@ export async function processUpsert(
         await keepThumbnail(deps, item.id, bytes, context, true);
         return;
       }
-      const { vector } = await deps.embedder.embed(bytes);
+      const { vector, colour } = await deps.embedder.embed(bytes);
       // Inline uploads are kept so reindex (and thumbnails) can read them again later.
       if ('blob' in source) await deps.blobs.put(bytes);
       await keepThumbnail(deps, item.id, bytes, context, false);
-      upserts.push({ id: item.id, vector, metadata, contentHash: hash });
+      upserts.push({ id: item.id, vector, metadata, contentHash: hash, colour });
       deps.counters.embedded();
       context.logger.debug({ itemId: item.id }, 'item embedded');
     } catch (err) {

@@ -39,6 +39,9 @@ export const COLOUR_DEFAULTS: ColourHistogramOptions = {
   stride: 2,
 };
 
+/** Length of the histogram Embedding.colour holds (COLOUR_DEFAULTS). */
+export const COLOUR_HISTOGRAM_LENGTH = 16 * 2 * 3 + 5;
+
 export function histogramLength(options: ColourHistogramOptions): number {
   return options.hueBins * options.saturationBins * options.valueBins + options.greyBins;
 }
@@ -145,11 +148,4 @@ export function colourHistogram(
   }
   if (total > 0) for (let i = 0; i < hist.length; i++) hist[i] = (hist[i] as number) / total;
   return hist;
-}
-
-/** Bhattacharyya coefficient of two L1-normalised histograms (1 = identical, 0 = disjoint). */
-export function histogramSimilarity(a: Float32Array, b: Float32Array, aOffset = 0, bOffset = 0, n = a.length): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += Math.sqrt((a[aOffset + i] as number) * (b[bOffset + i] as number));
-  return s;
 }

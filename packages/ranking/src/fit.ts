@@ -1,0 +1,237 @@
+import { fitLda } from './lda';
+import {
+  decodeItemFeatures,
+  encodeItemFeatures,
+  ItemFeatureTable,
+  normalizedProjection,
+  quantizeColour,
+} from './items';
+import {
+  decodeRankingModel,
+  DEFAULT_WEIGHTS,
+  encodeRankingModel,
+  RANKING_ITEMS_ATTACHMENT,
+  RANKING_MODEL_ATTACHMENT,
+  type RankingModel,
+  type RankingWeights,
+} from './model';
+import type { Metadata, RankedItemInput, RankingSnapshot } from './ports';
+
+export interface RankingConfig {
+  /** Label fields, most important first (the first gets the LDA projection). Empty: no learning. */
+  labelFields: string[];
+  /** The colour label field, or null. */
+  colourField: string | null;
+  /** Fewer labelled items than this: no model (plain visual similarity). */
+  minLabelled: number;
+  /** Refit once this share of the labelled set (at the last fit) has changed. */
+  refitFraction: number;
+  /** …but never for fewer changed items than this. */
+  refitMinChanges: number;
+  ldaDimensions: number;
+  ldaShrinkage: number;
+  minClassSize: number;
+  maxScatterSamples: number;
+  weights: RankingWeights;
+}
+
+export const DEFAULT_RANKING_CONFIG: RankingConfig = {
+  labelFields: ['articleType'],
+  colourField: 'baseColour',
+  minLabelled: 50,
+  refitFraction: 0.1,
+  refitMinChanges: 20,
+  ldaDimensions: 64,
+  ldaShrinkage: 0.1,
+  minClassSize: 2,
+  maxScatterSamples: 8_000,
+  weights: DEFAULT_WEIGHTS,
+};
+
+export function labelOf(metadata: Metadata | undefined, field: string): string | null {
+  const value = metadata?.[field];
+  if (value === undefined || value === '') return null;
+  return String(value);
+}
+
+/** The training data of a fit: every item's vector and first-field label, in snapshot order. */
+export interface FitData {
+  dimension: number;
+  vectors: Float32Array;
+  labels: Array<string | null>;
+  snapshotVersion: number | null;
+}
+
+export function collectFitData(snapshot: RankingSnapshot, config: RankingConfig, dimension: number): FitData {
+  const field = config.labelFields[0];
+  const labels: Array<string | null> = [];
+  const ids = [...snapshot.ids()];
+  const vectors = new Float32Array(ids.length * dimension);
+  ids.forEach((id, i) => {
+    const vector = snapshot.vectorOf(id);
+    if (vector) vectors.set(vector, i * dimension);
+    labels.push(field === undefined ? null : labelOf(snapshot.get(id)?.metadata, field));
+  });
+  return { dimension, vectors, labels, snapshotVersion: snapshot.version };
+}
+
+/**
+ * Fits the ranking model: a regularised LDA on the first label field (null when fewer than two
+ * classes have `minClassSize` items) plus the query-time weights. Returns null when fewer than
+ * `minLabelled` items are labelled: then the catalogue keeps plain visual similarity.
+ */
+export function fitRankingModel(data: FitData, config: RankingConfig): RankingModel | null {
+  const started = performance.now();
+  const labelled = data.labels.filter((l) => l !== null).length;
+  if (config.labelFields.length === 0 || labelled < config.minLabelled) return null;
+  const lda = fitLda(data.vectors, data.dimension, data.labels, {
+    dimensions: config.ldaDimensions,
+    shrinkage: config.ldaShrinkage,
+    minClassSize: config.minClassSize,
+    maxScatterSamples: config.maxScatterSamples,
+  });
+  return {
+    labelFields: [...config.labelFields],
+    colourField: config.colourField,
+    lda,
+    weights: { ...config.weights },
+    stats: {
+      fittedAt: new Date().toISOString(),
+      snapshotVersion: data.snapshotVersion,
+      items: data.labels.length,
+      labelled,
+      classes: new Set(data.labels.filter((l) => l !== null)).size,
+      durationMs: Math.round(performance.now() - started),
+    },
+  };
+}
+
+export function readRankingModel(snapshot: Pick<RankingSnapshot, 'attachment'> | null): RankingModel | null {
+  const bytes = snapshot?.attachment(RANKING_MODEL_ATTACHMENT);
+  return bytes ? decodeRankingModel(bytes) : null;
+}
+
+export function readItemFeatures(snapshot: Pick<RankingSnapshot, 'attachment'> | null): ItemFeatureTable {
+  const bytes = snapshot?.attachment(RANKING_ITEMS_ATTACHMENT);
+  return bytes ? decodeItemFeatures(bytes) : ItemFeatureTable.empty();
+}
+
+/** Whether the snapshot's model is missing or stale enough to fit again, and why. */
+export function refitDue(snapshot: RankingSnapshot, config: RankingConfig): string | null {
+  if (config.labelFields.length === 0) return null;
+  const model = readRankingModel(snapshot);
+  const field = config.labelFields[0] as string;
+  if (!model) {
+    // Counting labels costs one pass over the metadata; only done while there is no model yet.
+    let labelled = 0;
+    for (const id of snapshot.ids()) if (labelOf(snapshot.get(id)?.metadata, field) !== null) labelled++;
+    return labelled >= config.minLabelled ? `no model yet (${labelled} labelled items)` : null;
+  }
+  if (
+    model.labelFields.join('\n') !== config.labelFields.join('\n') ||
+    model.colourField !== config.colourField
+  )
+    return 'label fields changed';
+  const changes = readItemFeatures(snapshot).labelChanges;
+  const needed = Math.max(config.refitMinChanges, Math.ceil(config.refitFraction * model.stats.labelled));
+  return changes >= needed ? `${changes} labelled items changed since the last fit` : null;
+}
+
+export interface RankingChange {
+  upserts: readonly RankedItemInput[];
+  deletes: readonly string[];
+  replaceAll?: boolean;
+}
+
+/**
+ * The publish hook (SnapshotChange.deriveAttachments): the ranking attachments of the snapshot that
+ * `change` applied to `base` will produce. Item features follow the items exactly (carried over,
+ * added from the upserts' colour and projected with the current model, dropped with deletes); with
+ * `newModel`, that model is published and every item is projected with it.
+ */
+export function deriveRankingAttachments(
+  base: RankingSnapshot | null,
+  change: RankingChange,
+  newModel?: RankingModel | null,
+): Record<string, Uint8Array | null> {
+  // A full replacement is a reindex with another embedding model: the old projection means nothing
+  // for the new vectors, so the model is dropped (and refitted right after).
+  if (change.replaceAll && newModel === undefined) newModel = null;
+  const model = newModel === undefined ? readRankingModel(base) : newModel;
+  const baseTable = readItemFeatures(base);
+  const upserts = new Map(change.upserts.map((item) => [item.id, item]));
+  const deletes = new Set(change.deletes);
+
+  const ids: string[] = [];
+  if (!change.replaceAll && base)
+    for (const id of base.ids()) if (!deletes.has(id) && !upserts.has(id)) ids.push(id);
+  const keptCount = ids.length;
+  ids.push(...upserts.keys());
+
+  const colourDim = change.upserts.find((item) => item.colour)?.colour?.length ?? (baseTable.colourDim || 0);
+  const projectionDim = model?.lda?.dimensions ?? 0;
+  const stamp = model?.stats.fittedAt ?? null;
+  const reuseProjections =
+    stamp !== null && baseTable.modelStamp === stamp && baseTable.projectionDim === projectionDim;
+  const projections = new Float32Array(ids.length * projectionDim);
+  const colours = new Uint8Array(ids.length * colourDim);
+  const hasColour = new Uint8Array(ids.length);
+  const scratch = new Float32Array(projectionDim);
+
+  ids.forEach((id, row) => {
+    const upsert = row >= keptCount ? upserts.get(id) : undefined;
+    const baseRow = upsert ? undefined : baseTable.rowOf(id);
+    if (upsert?.colour && upsert.colour.length === colourDim) {
+      quantizeColour(upsert.colour, colours, row * colourDim);
+      hasColour[row] = 1;
+    } else if (
+      baseRow !== undefined &&
+      baseTable.hasColour[baseRow] === 1 &&
+      baseTable.colourDim === colourDim
+    ) {
+      colours.set(
+        baseTable.colours.subarray(baseRow * colourDim, (baseRow + 1) * colourDim),
+        row * colourDim,
+      );
+      hasColour[row] = 1;
+    }
+    if (!model || projectionDim === 0) return;
+    if (reuseProjections && baseRow !== undefined) {
+      projections.set(
+        baseTable.projections.subarray(baseRow * projectionDim, (baseRow + 1) * projectionDim),
+        row * projectionDim,
+      );
+      return;
+    }
+    const vector = upsert?.vector ?? base?.vectorOf(id);
+    if (!vector) return;
+    normalizedProjection(model, vector, scratch.fill(0));
+    projections.set(scratch, row * projectionDim);
+  });
+
+  let labelChanges = 0;
+  if (newModel === undefined) {
+    labelChanges = baseTable.labelChanges;
+    const field = model?.labelFields[0];
+    if (field !== undefined) {
+      const before = (id: string) => labelOf(base?.get(id)?.metadata, field);
+      for (const [id, item] of upserts) if (labelOf(item.metadata, field) !== before(id)) labelChanges++;
+      for (const id of deletes) if (before(id) !== null) labelChanges++;
+      if (change.replaceAll && base)
+        for (const id of base.ids()) if (!upserts.has(id) && before(id) !== null) labelChanges++;
+    }
+  }
+  const table = new ItemFeatureTable(
+    ids,
+    projectionDim,
+    projections,
+    colourDim,
+    colours,
+    hasColour,
+    stamp,
+    labelChanges,
+  );
+  const out: Record<string, Uint8Array | null> = { [RANKING_ITEMS_ATTACHMENT]: encodeItemFeatures(table) };
+  if (newModel !== undefined) out[RANKING_MODEL_ATTACHMENT] = newModel ? encodeRankingModel(newModel) : null;
+  return out;
+}

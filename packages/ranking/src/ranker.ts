@@ -1,0 +1,194 @@
+import { readItemFeatures, readRankingModel, labelOf } from './fit';
+import { normalizedProjection, type ItemFeatureTable } from './items';
+import type { RankingModel } from './model';
+import type { QuerySnapshot, RankingQuery, SearchHit, SearchOptions } from './ports';
+
+/** The snapshot's MAX_K: candidates are fetched with one plain search. */
+const MAX_CANDIDATES = 100;
+
+interface Candidate {
+  hit: SearchHit;
+  /** cosine + projection term. */
+  visual: number;
+  colour: number;
+  score: number;
+}
+
+/** Softmax-weighted vote of the first `n` candidates (by `key`) over a label field. */
+function vote(
+  ranked: readonly Candidate[],
+  n: number,
+  temperature: number,
+  field: string,
+  key: (c: Candidate) => number,
+): Map<string, number> {
+  const top = ranked.slice(0, n);
+  const shares = new Map<string, number>();
+  if (top.length === 0) return shares;
+  const best = Math.max(...top.map(key));
+  let total = 0;
+  for (const c of top) {
+    const weight = Math.exp((key(c) - best) / temperature);
+    total += weight;
+    const label = labelOf(c.hit.metadata, field);
+    if (label !== null) shares.set(label, (shares.get(label) ?? 0) + weight);
+  }
+  for (const [label, weight] of shares) shares.set(label, weight / total);
+  return shares;
+}
+
+function oneHot(label: string | null): Map<string, number> | null {
+  return label === null ? null : new Map([[label, 1]]);
+}
+
+/**
+ * Query-time re-ranking of a snapshot's plain nearest neighbours with its learned ranking state:
+ * score = cosine + w_p·cos(LDA projections) + w_c·colour similarity + w_v·(share of the
+ * neighbourhood's label vote for the candidate's label) + w_cv·(the same for the colour label).
+ * The query's labels are unknown for an upload and voted by its neighbours; for a query by id the
+ * item's own labels are known and used as they are.
+ */
+export class LearnedRanker {
+  private constructor(
+    readonly model: RankingModel,
+    private readonly items: ItemFeatureTable,
+  ) {}
+
+  private static readonly cache = new WeakMap<object, LearnedRanker | null>();
+
+  /** The ranker of a snapshot (decoded once per snapshot), or null when it holds no model. */
+  static forSnapshot(snapshot: QuerySnapshot): LearnedRanker | null {
+    let ranker = LearnedRanker.cache.get(snapshot);
+    if (ranker === undefined) {
+      const attachments = snapshot.attachment ? { attachment: snapshot.attachment.bind(snapshot) } : null;
+      const model = readRankingModel(attachments);
+      ranker = model && attachments ? new LearnedRanker(model, readItemFeatures(attachments)) : null;
+      LearnedRanker.cache.set(snapshot, ranker);
+    }
+    return ranker;
+  }
+
+  search(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): SearchHit[] {
+    const hits = snapshot.search(query.vector, this.candidateOptions(options));
+    const projection = this.model.lda
+      ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
+      : null;
+    const colour = query.colour
+      ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
+      : null;
+    return this.rerank(hits, projection, colour, null, options.k);
+  }
+
+  searchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): SearchHit[] {
+    const hits = snapshot.searchById(id, this.candidateOptions(options));
+    const row = this.items.rowOf(id);
+    const m = this.items.projectionDim;
+    const projection =
+      row !== undefined && m > 0 ? this.items.projections.subarray(row * m, (row + 1) * m) : null;
+    const l = this.items.colourDim;
+    const colour =
+      row !== undefined && this.items.hasColour[row] === 1
+        ? Float32Array.from(this.items.colours.subarray(row * l, (row + 1) * l))
+        : null;
+    return this.rerank(hits, projection, colour, snapshot.get(id)?.metadata ?? null, options.k);
+  }
+
+  private candidateOptions(options: SearchOptions): SearchOptions {
+    return { ...options, k: Math.min(MAX_CANDIDATES, Math.max(options.k, this.model.weights.candidates)) };
+  }
+
+  private rerank(
+    hits: SearchHit[],
+    projection: Float32Array | null,
+    colour: Float32Array | null,
+    known: Record<string, string | number> | null,
+    k: number,
+  ): SearchHit[] {
+    const { weights, labelFields, colourField } = this.model;
+    const { items } = this;
+    const m = items.projectionDim;
+    const l = items.colourDim;
+    const candidates: Candidate[] = hits.map((hit) => ({ hit, visual: hit.score, colour: NaN, score: 0 }));
+    let colourSum = 0;
+    let colourCount = 0;
+    for (const c of candidates) {
+      const row = items.rowOf(c.hit.id);
+      if (row === undefined) continue;
+      if (projection && m === projection.length) {
+        let s = 0;
+        const offset = row * m;
+        for (let j = 0; j < m; j++)
+          s += (projection[j] as number) * (items.projections[offset + j] as number);
+        c.visual += weights.projection * s;
+      }
+      if (colour && l === colour.length && items.hasColour[row] === 1) {
+        let s = 0;
+        const offset = row * l;
+        for (let j = 0; j < l; j++) s += (colour[j] as number) * (items.colours[offset + j] as number);
+        c.colour = s / (255 * 255);
+        colourSum += c.colour;
+        colourCount++;
+      }
+    }
+    // A candidate without colour features is neither favoured nor penalised: it gets the mean.
+    const meanColour = colourCount > 0 ? colourSum / colourCount : 0;
+    for (const c of candidates) if (Number.isNaN(c.colour)) c.colour = meanColour;
+
+    candidates.sort((a, b) => b.visual - a.visual);
+    const byVisual = (c: Candidate) => c.visual;
+    const votes = labelFields.map(
+      (field) =>
+        oneHot(labelOf(known ?? undefined, field)) ??
+        vote(candidates, weights.voteNeighbours, weights.voteTemperature, field, byVisual),
+    );
+    const firstField = labelFields[0];
+    const firstVote = votes[0];
+    for (const c of candidates) {
+      c.score = c.visual + weights.colour * c.colour;
+      votes.forEach((shares, f) => {
+        const label = labelOf(c.hit.metadata, labelFields[f] as string);
+        const share = label === null ? 0 : (shares.get(label) ?? 0);
+        c.score += (f === 0 ? weights.labelVote : weights.extraLabelVote) * share;
+      });
+    }
+    if (colourField && weights.colourVote > 0) {
+      // The colour label is voted by the neighbours closest in colour among those of the voted label.
+      const labelShare = (c: Candidate) => {
+        const label = firstField === undefined ? null : labelOf(c.hit.metadata, firstField);
+        return label === null || !firstVote ? 0 : (firstVote.get(label) ?? 0);
+      };
+      const byColour = [...candidates].sort((a, b) => b.colour + labelShare(b) - (a.colour + labelShare(a)));
+      const shares =
+        oneHot(labelOf(known ?? undefined, colourField)) ??
+        vote(
+          byColour,
+          weights.colourVoteNeighbours,
+          weights.colourVoteTemperature,
+          colourField,
+          (c) => c.colour + labelShare(c),
+        );
+      for (const c of candidates) {
+        const label = labelOf(c.hit.metadata, colourField);
+        c.score += weights.colourVote * (label === null ? 0 : (shares.get(label) ?? 0));
+      }
+    }
+    candidates.sort((a, b) => b.score - a.score || b.hit.score - a.hit.score);
+    return candidates.slice(0, k).map((c) => ({ ...c.hit, score: c.score }));
+  }
+}
+
+/** Search by image with the snapshot's learned ranking, or plain nearest neighbours without one. */
+export function rankedSearch(
+  snapshot: QuerySnapshot,
+  query: RankingQuery,
+  options: SearchOptions,
+): SearchHit[] {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  return ranker ? ranker.search(snapshot, query, options) : snapshot.search(query.vector, options);
+}
+
+/** Search by item id with the snapshot's learned ranking, or plain nearest neighbours without one. */
+export function rankedSearchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): SearchHit[] {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  return ranker ? ranker.searchById(snapshot, id, options) : snapshot.searchById(id, options);
+}
