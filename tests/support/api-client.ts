@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { ContractChecker, type ContractResponse } from '../../services/api/test/contract';
 import { multipartBody } from '../../services/api/test/fixtures';
+import type { JobStatus } from '@lookalike/queue';
 
 export interface ApiRequest {
   method?: string;
@@ -97,21 +98,8 @@ export interface SimilarBody {
   results: Array<{ id: string; score: number; metadata: Record<string, string | number> }>;
 }
 
-export interface JobBody {
-  id: string;
-  kind: string;
-  state: 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
-  progress: number;
-  result: {
-    indexed: string[];
-    unchanged: string[];
-    deleted: string[];
-    notFound: string[];
-    failed: Array<{ id: string; code: string; reason: string }>;
-    version: number | null;
-  } | null;
-  failedReason: string | null;
-}
+/** GET /v1/jobs/{id} as JSON: the queue's JobStatus. */
+export type JobBody = Pick<JobStatus, 'id' | 'kind' | 'state' | 'progress' | 'result' | 'failedReason'>;
 
 export interface RawReply {
   statusCode: number;

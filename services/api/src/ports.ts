@@ -4,38 +4,38 @@
  * wires them and the compiler checks the fit there — while route tests can pass in small fakes.
  */
 
-export interface ModelIdentity {
-  id: string;
-  sha256: string;
-  dimension: number;
-}
+// Data shapes come from the packages that own them; the interfaces below are the behaviour the API needs.
+import type {
+  Filter,
+  Metadata,
+  ModelIdentity,
+  SearchHit,
+  SearchOptions,
+  StoredItem,
+} from '@lookalike/index-store';
+import type {
+  CatalogueItem,
+  CatalogueJobInput,
+  ImageRef,
+  JobResult,
+  JobState,
+  JobStatus,
+} from '@lookalike/queue';
 
-/** Flat item metadata: string or number values only. */
-export type Metadata = Record<string, string | number>;
-
-/** Equality per field; an array means any of the values. Fields are ANDed. */
-export type Filter = Record<string, string | number | Array<string | number>>;
-
-export interface SearchOptions {
-  k: number;
-  filter?: Filter;
-  minScore?: number;
-  /** Drop a hit whose cosine similarity to a better hit is at least this (near-duplicate collapse). */
-  collapse?: number;
-}
-
-export interface SearchHit {
-  id: string;
-  score: number;
-  metadata: Metadata;
-}
-
-export interface StoredItem {
-  id: string;
-  metadata: Metadata;
-  contentHash: string;
-  indexedAt: string;
-}
+export type {
+  CatalogueItem,
+  Filter,
+  ImageRef,
+  JobResult,
+  JobState,
+  Metadata,
+  ModelIdentity,
+  SearchHit,
+  SearchOptions,
+  StoredItem,
+};
+export type CatalogueJob = CatalogueJobInput;
+export type JobView = JobStatus;
 
 /** One immutable published snapshot of the index. */
 export interface SnapshotView {
@@ -75,39 +75,9 @@ export interface ImageEmbedder {
   embed(image: Uint8Array): Promise<QueryEmbedding>;
 }
 
-export type ImageRef = { imageUrl: string } | { imagePath: string } | { imageBase64: string };
-
 export interface ImageLoader {
   /** Bytes of a known image format, at most the configured size; throws ImageSourceError (SOURCE_*). */
   load(ref: ImageRef, signal?: AbortSignal): Promise<Uint8Array>;
-}
-
-export type CatalogueItem = { id: string; metadata: Metadata } & ImageRef;
-
-export type CatalogueJob =
-  { kind: 'upsert'; items: CatalogueItem[] } | { kind: 'delete'; ids: string[] } | { kind: 'reindex' };
-
-export interface JobResult {
-  indexed: string[];
-  unchanged: string[];
-  deleted: string[];
-  notFound: string[];
-  failed: Array<{ id: string; code: string; reason: string }>;
-  version: number | null;
-}
-
-export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
-
-export interface JobView {
-  id: string;
-  kind: string;
-  state: JobState;
-  progress: number;
-  result: JobResult | null;
-  failedReason: string | null;
-  attemptsMade: number;
-  createdAt: string;
-  finishedAt: string | null;
 }
 
 export interface CatalogueJobs {

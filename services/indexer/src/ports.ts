@@ -4,26 +4,16 @@
  * wires them and the compiler checks the fit there — while processor tests can also run on fakes.
  */
 
-export interface ModelIdentity {
-  id: string;
-  sha256: string;
-  dimension: number;
-}
+// Data shapes come from the packages that own them; the interfaces below are the behaviour the indexer needs.
+import type {
+  ItemInput as StoreItemInput,
+  Metadata,
+  ModelIdentity,
+  StoredItem,
+} from '@lookalike/index-store';
+import type { CatalogueItem, ImageRef, JobResult } from '@lookalike/queue';
 
-export type Metadata = Record<string, string | number>;
-
-export type ImageRef = { imageUrl: string } | { imagePath: string } | { imageBase64: string };
-
-export type CatalogueItem = { id: string; metadata: Metadata } & ImageRef;
-
-export interface JobResult {
-  indexed: string[];
-  unchanged: string[];
-  deleted: string[];
-  notFound: string[];
-  failed: Array<{ id: string; code: string; reason: string }>;
-  version: number | null;
-}
+export type { CatalogueItem, ImageRef, JobResult, Metadata, ModelIdentity, StoredItem };
 
 export interface ImageLoader {
   /** Bytes of a known image format; throws errors with `code` and `permanent` (SOURCE_*). */
@@ -36,21 +26,9 @@ export interface ImageEmbedder {
   embed(image: Uint8Array): Promise<{ vector: Float32Array; colour?: Float32Array }>;
 }
 
-export interface ItemInput {
-  id: string;
-  vector: Float32Array;
-  metadata: Metadata;
-  contentHash: string;
+export interface ItemInput extends StoreItemInput {
   /** The embedder's colour histogram, kept in the snapshot's ranking attachment (not in the item). */
   colour?: Float32Array;
-}
-
-export interface StoredItem {
-  id: string;
-  metadata: Metadata;
-  contentHash: string;
-  /** When the item's current content was published (ISO 8601). */
-  indexedAt: string;
 }
 
 /** The parts of a published snapshot the indexer reads. */
