@@ -30,7 +30,7 @@ const TRAIN_POINTS_PER_LIST = 40;
 const MIN_TRAIN_POINTS = 10_000;
 const IO_CHUNK_BYTES = 8 * 1024 * 1024;
 
-const FACTORY_SYNTAX = /^[A-Za-z0-9_,.=+\-]{1,128}$/;
+const FACTORY_SYNTAX = /^[A-Za-z0-9_,.=+-]{1,128}$/;
 const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /**
