@@ -207,7 +207,12 @@ describe('API system: API and indexer processes on real Redis', () => {
       expect(body.indexVersion).toBe(versions.first);
       expect(body.model).toBe('mobilenetv2-12-int8');
       expect([...ids(body)].sort()).toEqual(IDS);
-      expect(body.results[0]).toEqual({ id: IDS[i], score: expect.any(Number), metadata: metadataSent[i] });
+      expect(body.results[0]).toEqual({
+        id: IDS[i],
+        score: expect.any(Number),
+        similarity: expect.any(Number),
+        metadata: metadataSent[i],
+      });
       expect(body.results[0]?.score).toBeGreaterThan(0.99);
       const scores = body.results.map((hit) => hit.score);
       expect([...scores].sort((a, b) => b - a)).toEqual(scores);

@@ -73,11 +73,11 @@ if (!haveBrowser && !browserRequired) {
 interface CardInfo {
   id: string;
   metadata: Record<string, string | number>;
-  score: number | null;
+  similarity: number | null;
   alt: string;
 }
 
-/** The result cards as rendered: id, the metadata they were built from, the score shown, alt text. */
+/** The result cards as rendered: id, the metadata they were built from, the similarity shown, alt text. */
 function cards(page: Page): Promise<CardInfo[]> {
   return page.$$eval('#results li.card', (items) =>
     items.map((li) => {
@@ -86,7 +86,7 @@ function cards(page: Page): Promise<CardInfo[]> {
       return {
         id: element.dataset.id ?? '',
         metadata: JSON.parse(element.dataset.metadata ?? '{}') as Record<string, string | number>,
-        score: score ? Number(score) : null,
+        similarity: score ? Number(score) : null,
         alt: element.querySelector('img')?.getAttribute('alt') ?? '',
       };
     }),
@@ -233,16 +233,26 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
     expect(facets).not.toContain('productDisplayName');
   });
 
-  test('upload a photo: the grid shows the most similar items with scores, the photo itself first', async () => {
+  test('upload a photo: the grid shows the most similar items with similarities, the photo itself first', async () => {
     await page.selectOption('#k', '12');
     const photoId = ids[7] as string;
-    await page.setInputFiles('#photo', path.join(fashionImagesDir, `${photoId}.jpg`));
+    const photoPath = path.join(fashionImagesDir, `${photoId}.jpg`);
+    await page.setInputFiles('#photo', photoPath);
     const results = await settled(page, 'Most similar to your photo');
     expect(results).toHaveLength(12);
     expect(results[0]?.id).toBe(photoId);
-    expect(results[0]?.score).toBeGreaterThan(0.99);
-    const scores = results.map((r) => r.score as number);
-    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    expect(results[0]?.similarity).toBeGreaterThan(0.99);
+    // The cards are the API's answer to the same upload, in its order, each with its cosine similarity.
+    const form = new FormData();
+    form.append('k', '12');
+    form.append('image', new Blob([readFileSync(photoPath)], { type: 'image/jpeg' }), `${photoId}.jpg`);
+    const answer = (await (await fetch(`${api.url}/v1/similar`, { method: 'POST', body: form })).json()) as {
+      results: Array<{ id: string; similarity: number }>;
+    };
+    expect(results.map((r) => r.id)).toEqual(answer.results.map((r) => r.id));
+    expect(results.map((r) => r.similarity)).toEqual(
+      answer.results.map((r) => Number(r.similarity.toFixed(3))),
+    );
     for (const r of results) expect(r.alt).toBe(String(r.metadata.productDisplayName));
     // The indexer's `_source` bookkeeping (where the image came from) never reaches the page.
     for (const r of results) expect(Object.keys(r.metadata).filter((key) => key.startsWith('_'))).toEqual([]);

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
-import { createEmbedder, prepareModel, type Embedder } from '@lookalike/embedder';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import type * as ort from 'onnxruntime-node';
+import { createEmbedder, type Embedder } from '@lookalike/embedder';
+import { bareEmbed, bareRound, createBareRunner, releaseBareRunner } from './bare';
+import { median } from './common';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
@@ -12,62 +12,6 @@ import type { BenchContext, BenchSuite, BenchTable } from './types';
  * resize + centre crop → Float32Array → session.run, one bare session per core driven concurrently.
  * Rounds alternate which side goes first; the ratio is embedder ÷ bare of the per-round medians.
  */
-
-interface BareRunner {
-  sessions: ort.InferenceSession[];
-  inputName: string;
-  outputName: string;
-  entry: ModelEntry;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-async function bareTensor(image: Buffer, entry: ModelEntry): Promise<Float32Array> {
-  const { size } = entry.input;
-  const { resizeShorterSide, scale, mean, std } = entry.preprocessing;
-  const { data, info } = await sharp(image)
-    .resize(resizeShorterSide, resizeShorterSide, { fit: 'outside', kernel: 'linear' })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const left = (info.width - size) >> 1;
-  const top = (info.height - size) >> 1;
-  const plane = size * size;
-  const tensor = new Float32Array(3 * plane);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const s = ((top + y) * info.width + left + x) * info.channels;
-      const d = y * size + x;
-      for (let c = 0; c < 3; c++)
-        tensor[c * plane + d] = ((data[s + c] as number) / scale - mean[c]!) / std[c]!;
-    }
-  }
-  return tensor;
-}
-
-async function bareOne(runner: BareRunner, session: ort.InferenceSession, image: Buffer): Promise<void> {
-  const { size } = runner.entry.input;
-  const input = new ort.Tensor('float32', await bareTensor(image, runner.entry), [1, 3, size, size]);
-  await session.run({ [runner.inputName]: input }, [runner.outputName]);
-}
-
-/** All images, one async loop per bare session. */
-async function bareRound(runner: BareRunner, images: Buffer[]): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    runner.sessions.map(async (session) => {
-      while (next < images.length) await bareOne(runner, session, images[next++] as Buffer);
-    }),
-  );
-  return (images.length / (performance.now() - started)) * 1000;
-}
 
 /** All images through Embedder.embed, fed by a bounded number of concurrent callers (like the indexer). */
 async function embedderRound(embedder: Embedder, images: Buffer[], callers: number): Promise<number> {
@@ -107,25 +51,8 @@ export const embedderSuite: BenchSuite = {
       .sort()
       .slice(0, count);
     const images = files.map((f) => readFileSync(path.join(imageDir, f)));
-    const entry = modelRegistry.get(modelRegistry.defaultModel);
-    const fetched = await fetchModel(entry, { cacheDir: context.modelCacheDir, mirror: context.modelMirror });
-
-    const prepared = prepareModel(readFileSync(fetched.path), entry);
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    };
-    const bare: BareRunner = {
-      sessions: await Promise.all(
-        Array.from({ length: cores }, () => ort.InferenceSession.create(prepared.bytes, sessionOptions)),
-      ),
-      inputName: prepared.inputName,
-      outputName: prepared.embeddingOutput,
-      entry,
-    };
+    const bare = await createBareRunner(context, cores);
+    const { entry } = bare;
     const embedder = await createEmbedder({
       model: entry.name,
       cacheDir: context.modelCacheDir,
@@ -157,7 +84,7 @@ export const embedderSuite: BenchSuite = {
       const latencyImages = images.slice(0, context.quick ? 20 : 50);
       const firstSession = bare.sessions[0] as ort.InferenceSession;
       const bareLatency = await sequentialLatency(
-        (image) => bareOne(bare, firstSession, image),
+        (image) => bareEmbed(bare, firstSession, image),
         latencyImages,
       );
       const embedderLatency = await sequentialLatency((image) => embedder.embed(image), latencyImages);
@@ -209,7 +136,7 @@ export const embedderSuite: BenchSuite = {
       };
     } finally {
       await embedder.close();
-      await Promise.all(bare.sessions.map((s) => s.release()));
+      await releaseBareRunner(bare);
     }
   },
 };

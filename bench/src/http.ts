@@ -1,12 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { IndexFlatIP } from 'faiss-node';
-import { prepareModel } from '@lookalike/embedder';
 import { SnapshotWriter } from '@lookalike/index-store';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import { bareTensor, createBareRunner, releaseBareRunner } from './bare';
 import {
   defaultModelIdentity,
   median,
@@ -32,29 +30,6 @@ const ITEMS = 50_000;
 const CONCURRENCY = [1, 8, 32];
 const K = 10;
 
-/** Decode + resize shorter side + centre crop → normalised NCHW floats (what any CNN pipeline does). */
-async function bareTensor(image: Buffer, entry: ModelEntry): Promise<Float32Array> {
-  const { size } = entry.input;
-  const { resizeShorterSide, scale, mean, std } = entry.preprocessing;
-  const { data, info } = await sharp(image)
-    .resize(resizeShorterSide, resizeShorterSide, { fit: 'outside', kernel: 'linear' })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const left = (info.width - size) >> 1;
-  const top = (info.height - size) >> 1;
-  const plane = size * size;
-  const tensor = new Float32Array(3 * plane);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const s = ((top + y) * info.width + left + x) * info.channels;
-      for (let c = 0; c < 3; c++)
-        tensor[c * plane + y * size + x] = ((data[s + c] as number) / scale - mean[c]!) / std[c]!;
-    }
-  }
-  return tensor;
-}
-
 interface BarePhases {
   decodeMs: number[];
   embedMs: number[];
@@ -74,16 +49,9 @@ async function barePipeline(
   vectors: Float32Array,
   dimension: number,
 ): Promise<BarePipeline> {
-  const entry = modelRegistry.get(modelRegistry.defaultModel);
-  const fetched = await fetchModel(entry, { cacheDir: context.modelCacheDir, mirror: context.modelMirror });
-  const prepared = prepareModel(readFileSync(fetched.path), entry);
-  const session = await ort.InferenceSession.create(prepared.bytes, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const runner = await createBareRunner(context, 1);
+  const session = runner.sessions[0] as ort.InferenceSession;
+  const { entry } = runner;
   const index = new IndexFlatIP(dimension);
   for (let offset = 0; offset < vectors.length; offset += 8192 * dimension)
     index.add(vectors.subarray(offset, Math.min(vectors.length, offset + 8192 * dimension)));
@@ -91,16 +59,16 @@ async function barePipeline(
   const phases: BarePhases = { decodeMs: [], embedMs: [], searchMs: [], totalMs: [] };
   return {
     phases,
-    close: () => session.release(),
+    close: () => releaseBareRunner(runner),
     async run(image: Buffer, record: boolean): Promise<void> {
       const t0 = performance.now();
       const tensor = await bareTensor(image, entry);
       const t1 = performance.now();
       const output = await session.run(
-        { [prepared.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) },
-        [prepared.embeddingOutput],
+        { [runner.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) },
+        [runner.outputName],
       );
-      const embedding = output[prepared.embeddingOutput]?.data as Float32Array;
+      const embedding = output[runner.outputName]?.data as Float32Array;
       const t2 = performance.now();
       index.search(embedding.subarray(0, dimension), K);
       const t3 = performance.now();

@@ -3,10 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
-import { prepareModel } from '@lookalike/embedder';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import { bareRound, createBareRunner, releaseBareRunner } from './bare';
+import { median } from './common';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
@@ -28,13 +26,6 @@ interface LogLine {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** A child node process whose JSON log lines are collected. */
@@ -108,79 +99,19 @@ async function deleteQueueKeys(repoRoot: string, redisUrl: string, prefix: strin
   await Promise.race([cleanup.done, sleep(15_000)]);
 }
 
-interface BareRunner {
-  sessions: ort.InferenceSession[];
-  inputName: string;
-  outputName: string;
-  entry: ModelEntry;
-}
-
-/** The minimal loop: decode + resize shorter side + centre crop → normalised NCHW → session.run. */
-async function bareOne(runner: BareRunner, session: ort.InferenceSession, image: Buffer): Promise<void> {
-  const { size } = runner.entry.input;
-  const { resizeShorterSide, scale, mean, std } = runner.entry.preprocessing;
-  const { data, info } = await sharp(image)
-    .resize(resizeShorterSide, resizeShorterSide, { fit: 'outside' })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const left = (info.width - size) >> 1;
-  const top = (info.height - size) >> 1;
-  const plane = size * size;
-  const tensor = new Float32Array(3 * plane);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const s = ((top + y) * info.width + left + x) * info.channels;
-      for (let c = 0; c < 3; c++)
-        tensor[c * plane + y * size + x] = (data[s + c]! / scale - mean[c]!) / std[c]!;
-    }
-  }
-  await session.run({ [runner.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) }, [
-    runner.outputName,
-  ]);
-}
-
-async function bareLoop(runner: BareRunner, images: Buffer[]): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    runner.sessions.map(async (session) => {
-      while (next < images.length) await bareOne(runner, session, images[next++]!);
-    }),
-  );
-  return (images.length / (performance.now() - started)) * 1000;
-}
-
 async function measureBare(
   context: BenchContext,
   files: string[],
 ): Promise<{ rate: number; rounds: number[] }> {
-  const entry = modelRegistry.get(modelRegistry.defaultModel);
-  const fetched = await fetchModel(entry, { cacheDir: context.modelCacheDir, mirror: context.modelMirror });
-  const prepared = prepareModel(readFileSync(fetched.path), entry);
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  };
-  const runner: BareRunner = {
-    sessions: await Promise.all(
-      Array.from({ length: WORKERS }, () => ort.InferenceSession.create(prepared.bytes, options)),
-    ),
-    inputName: prepared.inputName,
-    outputName: prepared.embeddingOutput,
-    entry,
-  };
+  const runner = await createBareRunner(context, WORKERS);
   try {
     const images = files.map((f) => readFileSync(f));
-    await bareLoop(runner, images.slice(0, 30)); // warm-up
+    await bareRound(runner, images.slice(0, 30)); // warm-up
     const rounds: number[] = [];
-    for (let i = 0; i < (context.quick ? 1 : 2); i++) rounds.push(await bareLoop(runner, images));
+    for (let i = 0; i < (context.quick ? 1 : 2); i++) rounds.push(await bareRound(runner, images));
     return { rate: median(rounds), rounds };
   } finally {
-    await Promise.all(runner.sessions.map((s) => s.release()));
+    await releaseBareRunner(runner);
   }
 }
 

@@ -62,6 +62,22 @@ export const envFields = {
       .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
       .default('redis://127.0.0.1:6379'),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * An optional string read by a parser that throws on bad input (e.g. index-store's
+   * parseSearchParameters); its message becomes this key's config issue.
+   */
+  parsed: <T>(parse: (value: string | undefined) => T) =>
+    z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        try {
+          return parse(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
 };
 
 /**

@@ -19,6 +19,15 @@ export interface SearchHit {
   metadata: Metadata;
 }
 
+/**
+ * A result as the API answers it: `score` orders the results (the learned ranking score, or the
+ * cosine similarity when the snapshot has no ranking model); `similarity` is always the plain cosine
+ * similarity, the quantity `minScore` and `collapse` are measured in.
+ */
+export interface RankedHit extends SearchHit {
+  similarity: number;
+}
+
 export interface RankingSnapshot {
   readonly version: number;
   readonly count: number;

@@ -1,7 +1,7 @@
 import { readItemFeatures, readRankingModel, labelOf } from './fit';
 import { normalizedProjection, type ItemFeatureTable } from './items';
 import type { RankingModel } from './model';
-import type { QuerySnapshot, RankingQuery, SearchHit, SearchOptions } from './ports';
+import type { QuerySnapshot, RankedHit, RankingQuery, SearchHit, SearchOptions } from './ports';
 
 /** The snapshot's MAX_K: candidates are fetched with one plain search. */
 const MAX_CANDIDATES = 100;
@@ -68,7 +68,7 @@ export class LearnedRanker {
     return ranker;
   }
 
-  search(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): SearchHit[] {
+  search(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): RankedHit[] {
     const hits = snapshot.search(query.vector, this.candidateOptions(options));
     const projection = this.model.lda
       ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
@@ -79,7 +79,7 @@ export class LearnedRanker {
     return this.rerank(hits, projection, colour, null, options.k);
   }
 
-  searchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): SearchHit[] {
+  searchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
     const hits = snapshot.searchById(id, this.candidateOptions(options));
     const row = this.items.rowOf(id);
     const m = this.items.projectionDim;
@@ -103,7 +103,7 @@ export class LearnedRanker {
     colour: Float32Array | null,
     known: Record<string, string | number> | null,
     k: number,
-  ): SearchHit[] {
+  ): RankedHit[] {
     const { weights, labelFields, colourField } = this.model;
     const { items } = this;
     const m = items.projectionDim;
@@ -173,7 +173,7 @@ export class LearnedRanker {
       }
     }
     candidates.sort((a, b) => b.score - a.score || b.hit.score - a.hit.score);
-    return candidates.slice(0, k).map((c) => ({ ...c.hit, score: c.score }));
+    return candidates.slice(0, k).map((c) => ({ ...c.hit, score: c.score, similarity: c.hit.score }));
   }
 }
 
@@ -182,13 +182,18 @@ export function rankedSearch(
   snapshot: QuerySnapshot,
   query: RankingQuery,
   options: SearchOptions,
-): SearchHit[] {
+): RankedHit[] {
   const ranker = LearnedRanker.forSnapshot(snapshot);
-  return ranker ? ranker.search(snapshot, query, options) : snapshot.search(query.vector, options);
+  return ranker ? ranker.search(snapshot, query, options) : plain(snapshot.search(query.vector, options));
 }
 
 /** Search by item id with the snapshot's learned ranking, or plain nearest neighbours without one. */
-export function rankedSearchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): SearchHit[] {
+export function rankedSearchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
   const ranker = LearnedRanker.forSnapshot(snapshot);
-  return ranker ? ranker.searchById(snapshot, id, options) : snapshot.searchById(id, options);
+  return ranker ? ranker.searchById(snapshot, id, options) : plain(snapshot.searchById(id, options));
+}
+
+/** Without a ranking model the order is visual similarity: score and similarity are the same number. */
+function plain(hits: SearchHit[]): RankedHit[] {
+  return hits.map((hit) => ({ ...hit, similarity: hit.score }));
 }

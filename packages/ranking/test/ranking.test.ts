@@ -151,12 +151,22 @@ describe('ranking state and query-time re-ranking', () => {
         hits.filter((h) => h.metadata.articleType === item.metadata.articleType).length;
       plainHits += same(ranked.searchById(item.id, { k: 5 }));
       rankedHits += same(LearnedRanker.forSnapshot(ranked)!.searchById(ranked, item.id, { k: 5 }));
-      expect(rankedSearch(ranked, query, { k: 5 })).toHaveLength(5);
+      const results = rankedSearch(ranked, query, { k: 5 });
+      expect(results).toHaveLength(5);
+      // `similarity` stays the plain cosine of each result; `score` is the ranking score it is ordered by.
+      for (const hit of results) {
+        const cosine = item.vector.reduce((sum, x, j) => sum + x * ranked.vectorOf(hit.id)![j]!, 0);
+        expect(hit.similarity).toBeCloseTo(cosine, 5);
+      }
+      const scores = results.map((hit) => hit.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     }
     expect(rankedHits).toBeGreaterThan(plainHits);
     // Without a model: plain results, unchanged.
     const q = items[0]!;
-    expect(rankedSearch(plain, q, { k: 5 })).toEqual(plain.search(q.vector, { k: 5 }));
+    expect(rankedSearch(plain, q, { k: 5 })).toEqual(
+      plain.search(q.vector, { k: 5 }).map((hit) => ({ ...hit, similarity: hit.score })),
+    );
   });
 
   test('the publish hook follows upserts and deletes and counts label changes towards a refit', () => {

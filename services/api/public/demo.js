@@ -261,7 +261,8 @@
   });
 
   // ---------------------------------------------------------------- results
-  function card(id, metadata, score) {
+  /** `similarity` is the cosine similarity shown on the card (the order may also weigh labels). */
+  function card(id, metadata, similarity) {
     const title = titleOf(id, metadata);
     const img = make('img', {
       src: imageUrl(id),
@@ -305,14 +306,14 @@
         'div',
         { class: 'card-body' },
         make('p', { class: 'card-title', text: title }),
-        score === undefined
+        similarity === undefined
           ? make('p', { class: 'card-id', text: `id ${id}` })
           : make(
               'p',
               { class: 'score', title: 'Cosine similarity (1 = identical)' },
               make('span', { class: 'score-label', text: 'similarity ' }),
-              make('span', { class: 'score-value', text: score.toFixed(3) }),
-              scoreBar(score),
+              make('span', { class: 'score-value', text: similarity.toFixed(3) }),
+              scoreBar(similarity),
             ),
         facts,
       ),
@@ -380,7 +381,7 @@
         answer.results.length === 0
           ? 'No items match the filter.'
           : `${answer.results.length} result${answer.results.length === 1 ? '' : 's'}, best first · index v${answer.indexVersion} · ${ms} ms`;
-      showCards(answer.results.map((hit) => card(hit.id, hit.metadata, hit.score)));
+      showCards(answer.results.map((hit) => card(hit.id, hit.metadata, hit.similarity)));
     } catch (err) {
       if (!current()) return;
       el.results.setAttribute('aria-busy', 'false');

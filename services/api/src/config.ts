@@ -89,17 +89,7 @@ const apiEnvSchema = z.object({
    * Overrides the search parameters an approximate index (the indexer's INDEX_FACTORY) was published
    * with, e.g. `nprobe=32`: recall against latency. No effect on the default exact flat index.
    */
-  INDEX_SEARCH_PARAMS: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      try {
-        return parseSearchParameters(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
+  INDEX_SEARCH_PARAMS: envFields.parsed(parseSearchParameters),
   /** How long Redis calls (enqueue, job status, readiness) may take before 503 QUEUE_UNAVAILABLE. */
   REDIS_TIMEOUT_MS: envFields.int(3000, 100, 60_000),
   /** On SIGTERM: stop accepting, finish in-flight requests for at most this long, then exit. */

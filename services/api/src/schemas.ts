@@ -152,7 +152,16 @@ export const ModelName = Type.String({
 export const SearchHit = Type.Object(
   {
     id: ItemId,
-    score: Type.Number({ description: 'Cosine similarity, −1…1; higher is more similar.' }),
+    score: Type.Number({
+      description:
+        'Ranking score; results are ordered by it, higher is better. With the learned ranking (a snapshot ' +
+        'fitted from catalogue labels) it adds label and colour agreement to the similarity and can exceed 1; ' +
+        'without it, it equals `similarity`. Compare scores within one answer only.',
+    }),
+    similarity: Type.Number({
+      description:
+        'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
+    }),
     metadata: Metadata,
   },
   { additionalProperties: false },
@@ -167,6 +176,12 @@ export const SimilarResponse = Type.Object(
   { additionalProperties: false, description: 'The most similar items, best first.' },
 );
 
+/** For operations whose options all go in the body: a stray `?k=` is refused rather than ignored. */
+export const NoQuery = Type.Object(
+  {},
+  { additionalProperties: false, description: 'No query parameters: options go in the request body.' },
+);
+
 export const K = Type.Integer({
   minimum: 1,
   maximum: K_CEILING,
@@ -176,7 +191,7 @@ export const K = Type.Integer({
 export const MinScore = Type.Number({
   minimum: -1,
   maximum: 1,
-  description: 'Drop results with a lower score.',
+  description: 'Drop results whose `similarity` (cosine, −1…1) is lower.',
 });
 export const Collapse = Type.Number({
   exclusiveMinimum: 0,

@@ -144,6 +144,15 @@ describeReal('bad input (real embedder, real HTTP)', () => {
       code: 'VALIDATION_FAILED',
     });
     add({
+      // Search options of an image query go in the body; `?k=` would otherwise be silently ignored.
+      name: 'search option in the query string of an upload',
+      template: '/v1/similar',
+      path: '/v1/similar?k=3',
+      request: form(await upload({ data: good })),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    });
+    add({
       name: 'empty file',
       template: '/v1/similar',
       path: '/v1/similar',

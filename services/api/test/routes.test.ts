@@ -233,7 +233,12 @@ describe('routes over fakes', () => {
     expect(json(item).metadata).toEqual({ colour: 'red' });
     const byId = await call(t, '/v1/items/{id}/similar', { method: 'GET', url: '/v1/items/red/similar' });
     expect(json(byId).results).toEqual([
-      { id: 'green', score: expect.any(Number), metadata: { colour: 'green' } },
+      {
+        id: 'green',
+        score: expect.any(Number),
+        similarity: expect.any(Number),
+        metadata: { colour: 'green' },
+      },
     ]);
     const byImage = await call(t, '/v1/similar', {
       method: 'POST',

@@ -38,17 +38,7 @@ const indexerEnvSchema = z.object({
     .regex(/^[A-Za-z0-9_,.=+-]{1,128}$/, 'expected a faiss index_factory description such as IVF1024,Flat')
     .optional(),
   /** Search parameters published with INDEX_FACTORY's index, e.g. `nprobe=16` or `efSearch=64`. */
-  INDEX_SEARCH_PARAMS: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      try {
-        return parseSearchParameters(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
+  INDEX_SEARCH_PARAMS: envFields.parsed(parseSearchParameters),
   /** BullMQ job lock: a replica that stops renewing it (SIGKILL, hang) loses the job after this long. */
   JOB_LOCK_MS: envFields.int(30_000, 1000, 600_000),
   /** How often replicas look for jobs whose lock expired and hand them back to the queue. */

@@ -15,6 +15,7 @@ import {
   ItemId,
   K,
   MinScore,
+  NoQuery,
   SimilarResponse,
   problemResponses,
 } from '../schemas';
@@ -201,6 +202,7 @@ const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { con
           'Upload an image (multipart field `image`) or reference one (JSON `imageUrl` / `imageBase64` / ' +
           '`imagePath`); returns the k most similar items of the live snapshot, best first.',
         security: SECURITY.read,
+        querystring: NoQuery,
         body: {
           content: {
             'application/json': { schema: SimilarJsonBody },
