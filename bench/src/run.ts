@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - suiteStarted) / 1000;
     wall.push(`${suite.name} ${seconds.toFixed(0)} s`);
     writeFileSync(
-      path.join(outDir, `${suite.name}.json`),
+      path.join(outDir, context.quick ? `${suite.name}.quick.json` : `${suite.name}.json`),
       JSON.stringify({ machine, quick: context.quick, wallSeconds: seconds, raw, tables }, null, 2),
     );
     body += tables.map(renderTable).join('\n') + '\n';
