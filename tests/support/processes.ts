@@ -43,9 +43,11 @@ export class ServiceProcess {
     readonly child: ChildProcess,
   ) {
     live.add(child);
+    child.once('exit', () => live.delete(child));
+    // 'close', not 'exit': only then has everything the process wrote to stdout/stderr been read, so a
+    // test that awaits `exited` sees its last log lines.
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        live.delete(child);
+      child.once('close', (code, signal) => {
         this.exitStatus = { code, signal };
         resolve(this.exitStatus);
       });

@@ -1,4 +1,7 @@
 import { SnapshotReader } from '@lookalike/index-store';
+import { DEFAULT_RANKING_CONFIG, refitDue } from '@lookalike/ranking';
+import { pollUntil } from './poll';
+import type { ServiceProcess } from './processes';
 
 export interface PublishedState {
   version: number;
@@ -39,4 +42,35 @@ export function diffIds(
     duplicates: [...seen].filter(([, n]) => n > 1).map(([id]) => id),
     extra: [...seen.keys()].filter((id) => !expectedSet.has(id)),
   };
+}
+
+const FIT_ENDS = [
+  'ranking model fitted and published',
+  'ranking fit superseded by a newer one; not published',
+  'ranking fit failed; the previous ranking stays',
+];
+
+/**
+ * Waits until the indexers' learned ranking is at rest: no fit running (each 'ranking fit started' has
+ * ended) and none due on the newest snapshot (fits start only after a publish). A catalogue publish is
+ * followed by a fit in the background, which publishes a version of its own; a test that compares
+ * versions before and after something must start from rest.
+ */
+export async function rankingAtRest(indexers: ServiceProcess[], dataDir: string): Promise<number> {
+  return pollUntil(
+    async () => {
+      const lines = indexers.flatMap((indexer) => indexer.logs);
+      const started = lines.filter((line) => line.msg === 'ranking fit started').length;
+      const ended = lines.filter((line) => FIT_ENDS.includes(line.msg ?? '')).length;
+      if (started > ended) return undefined;
+      const reader = await SnapshotReader.open({ dataDir, pollIntervalMs: 60_000 });
+      try {
+        const snapshot = reader.current();
+        return snapshot && refitDue(snapshot, DEFAULT_RANKING_CONFIG) === null ? snapshot.version : undefined;
+      } finally {
+        await reader.close();
+      }
+    },
+    { timeoutMs: 120_000, intervalMs: 500, description: 'the learned ranking at rest' },
+  );
 }

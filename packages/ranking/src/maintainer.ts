@@ -5,6 +5,7 @@ import {
   collectFitData,
   deriveRankingAttachments,
   fitRankingModel,
+  readRankingModel,
   refitDue,
   type FitData,
   type RankingConfig,
@@ -56,6 +57,12 @@ export function fitInWorker(data: FitData, config: RankingConfig): Promise<Ranki
       if (code !== 0) reject(new Error(`ranking fit worker exited with code ${code}`));
     });
   });
+}
+
+/** Whether `snapshot` carries a model fitted on `version` or a later snapshot (by another replica). */
+function fittedOnNewer(snapshot: RankingSnapshot | null, version: number): boolean {
+  const fittedOn = readRankingModel(snapshot)?.stats.snapshotVersion;
+  return fittedOn !== undefined && fittedOn !== null && fittedOn >= version;
 }
 
 /**
@@ -113,16 +120,28 @@ export class RankingMaintainer<S extends RankingSnapshot, C extends RankingStore
     if (!snapshot) return false;
     const reason = refitDue(snapshot, config);
     if (!reason) return false;
+    // Every start is followed by one of: fitted and published, superseded, failed (logged by the caller).
+    logger?.info({ reason, fromVersion: snapshot.version }, 'ranking fit started');
     const started = performance.now();
     const data = collectFitData(snapshot, config, dimension);
     const useWorker = this.options.worker ?? existsSync(path.join(__dirname, 'fit-worker.js'));
     const model = useWorker ? await fitInWorker(data, config) : fitRankingModel(data, config);
     if (this.closed) return false;
+    // Another replica may have published a model fitted on a newer snapshot while this one fitted.
+    if (fittedOnNewer(await this.store.latest(), snapshot.version)) {
+      logger?.info({ fromVersion: snapshot.version }, 'ranking fit superseded by a newer one; not published');
+      return false;
+    }
     const result = await this.store.publish({
       upserts: [],
       deletes: [],
+      // Decided again under the writer lock on the exact base: an older fit never replaces a newer one.
       deriveAttachments: (base: S | null) =>
-        deriveRankingAttachments(base, { upserts: [], deletes: [] }, model),
+        deriveRankingAttachments(
+          base,
+          { upserts: [], deletes: [] },
+          fittedOnNewer(base, snapshot.version) ? undefined : model,
+        ),
     } as unknown as C);
     this.fits++;
     logger?.info(

@@ -3,6 +3,7 @@ import {
   LearnedRanker,
   RANKING_ITEMS_ATTACHMENT,
   RANKING_MODEL_ATTACHMENT,
+  RankingMaintainer,
   decodeItemFeatures,
   decodeRankingModel,
   deriveRankingAttachments,
@@ -49,10 +50,10 @@ function synthetic(n: number, seed = 3) {
 
 /** A brute-force snapshot with attachments, as the real one behaves for these calls. */
 class FakeSnapshot implements RankingSnapshot {
-  readonly version = 1;
   constructor(
     private readonly items: ReturnType<typeof synthetic>,
     private readonly files: Record<string, Uint8Array | null> = {},
+    readonly version = 1,
   ) {}
   get count() {
     return this.items.length;
@@ -198,5 +199,57 @@ describe('ranking state and query-time re-ranking', () => {
         RANKING_MODEL_ATTACHMENT
       ],
     ).toBeNull();
+  });
+});
+
+describe('RankingMaintainer with two replicas', () => {
+  const config = { ...DEFAULT_RANKING_CONFIG, minLabelled: 10 };
+  const items = synthetic(60);
+  const vectors = new Float32Array(items.length * D);
+  items.forEach((item, i) => vectors.set(item.vector, i * D));
+  const labels = items.map((i) => i.metadata.articleType);
+  // v1: no model yet, so a fit is due; v2: another replica already published a model fitted on v2.
+  const v1 = new FakeSnapshot(items, deriveRankingAttachments(null, { upserts: items, deletes: [] }), 1);
+  const newer = fitRankingModel({ dimension: D, vectors, labels, snapshotVersion: 2 }, config)!;
+  const v2 = new FakeSnapshot(items, deriveRankingAttachments(v1, { upserts: [], deletes: [] }, newer), 2);
+
+  /** `latest()` answers `seen` in turn; every publish applies its hook to `base` and records the result. */
+  function replica(seen: FakeSnapshot[], base: FakeSnapshot) {
+    const published: Array<Record<string, Uint8Array | null>> = [];
+    const messages: string[] = [];
+    const store = {
+      latest: async () => seen.shift() ?? base,
+      publish: async (change: { deriveAttachments?: (b: FakeSnapshot | null) => unknown }) => {
+        published.push((await change.deriveAttachments?.(base)) as Record<string, Uint8Array | null>);
+        return { version: base.version + 1 };
+      },
+    };
+    const maintainer = new RankingMaintainer(store as never, {
+      config,
+      dimension: D,
+      worker: false,
+      logger: { info: (_details, message) => messages.push(message), warn: () => undefined },
+    });
+    return { maintainer, published, messages };
+  }
+
+  test('a fit that finishes after a newer model was published is dropped before publishing', async () => {
+    const { maintainer, published, messages } = replica([v1, v2], v2);
+    expect(await maintainer.refitIfDue()).toBe(false);
+    expect(published).toEqual([]);
+    expect(messages).toContain('ranking fit superseded by a newer one; not published');
+  });
+
+  test('under the writer lock, an older fit leaves the newer model of the base in place', async () => {
+    // The newer model lands between the check and the publish: only the base seen under the lock knows.
+    const { maintainer, published } = replica([v1, v1], v2);
+    expect(await maintainer.refitIfDue()).toBe(true);
+    expect(published).toHaveLength(1);
+    expect(Object.keys(published[0]!)).not.toContain(RANKING_MODEL_ATTACHMENT);
+    // Without a newer model in the base, the fit is published as usual.
+    const fresh = replica([v1, v1], v1);
+    expect(await fresh.maintainer.refitIfDue()).toBe(true);
+    const model = decodeRankingModel(fresh.published[0]![RANKING_MODEL_ATTACHMENT]!);
+    expect(model.stats.snapshotVersion).toBe(1);
   });
 });
