@@ -373,7 +373,9 @@ describe('API system: API and indexer processes on real Redis', () => {
     // HTTP first (in-flight requests finished), then the rest in reverse order of opening — the Redis
     // queue connection included — and 'closed' last of all.
     expect(closed).toEqual(['http', 'image source', 'queue', 'snapshot reader', 'embedder']);
-    expect(api.process.logs.at(-1)).toMatchObject({ msg: 'closed' });
+    expect({ last: api.process.logs.at(-1), tail: api.process.tail(8) }).toMatchObject({
+      last: { msg: 'closed' },
+    });
   });
 });
 

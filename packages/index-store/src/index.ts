@@ -6,6 +6,8 @@ export type {
   Filter,
   SearchOptions,
   SearchHit,
+  SearchRequest,
+  SearchOutcome,
   Snapshot,
   SnapshotChange,
   PublishResult,

@@ -7,7 +7,16 @@ applyFaissThreading();
 import { InvalidQueryError, ItemNotFoundError } from './errors';
 import { encodeFaissHeader } from './format';
 import { WorkSlicer } from './fsutil';
-import type { Filter, ModelIdentity, SearchHit, SearchOptions, Snapshot, StoredItem } from './types';
+import type {
+  Filter,
+  ModelIdentity,
+  SearchHit,
+  SearchOptions,
+  SearchOutcome,
+  SearchRequest,
+  Snapshot,
+  StoredItem,
+} from './types';
 
 export const MAX_K = 100;
 /** metadataFields() lists at most this many values per field (the most frequent first). */
@@ -61,6 +70,20 @@ export function faissIndexFromVectors(vectors: Float32Array, dimension: number):
 interface FaissResult {
   distances: number[];
   labels: number[];
+}
+
+/** A validated query and how it is answered (see SnapshotImpl.plan). */
+interface QueryPlan {
+  query: Float32Array;
+  options: ValidOptions;
+  /** Position of the queried item (excluded from its hits), or -1. */
+  exclude: number;
+  /** Positions matching the filter; null without one. */
+  allowed: Int32Array | null;
+  /** FAISS depth of the first round; 0 = no FAISS (an exact scan, or nothing matches). */
+  fetch: number;
+  /** The first round's FAISS result when a batch fetched it (at least `fetch` deep). */
+  prefetched: FaissResult | null;
 }
 
 function dotAt(query: Float32Array, vectors: Float32Array, offset: number, dimension: number): number {
@@ -270,20 +293,72 @@ export class SnapshotImpl implements Snapshot {
   }
 
   search(vector: Float32Array, options: SearchOptions): SearchHit[] {
-    if (!(vector instanceof Float32Array) || vector.length !== this.dimension)
-      throw new InvalidQueryError(`query vector must be a Float32Array of ${this.dimension} floats`);
-    for (let j = 0; j < vector.length; j++) {
-      if (!Number.isFinite(vector[j])) throw new InvalidQueryError('query vector holds a non-finite value');
-    }
-    return this.searchFrom(vector, validateOptions(options), -1);
+    return this.searchFrom(this.plan({ vector, options }));
   }
 
   searchById(id: string, options: SearchOptions): SearchHit[] {
-    const valid = validateOptions(options);
-    const position = typeof id === 'string' ? this.positions.get(id) : undefined;
-    if (position === undefined) throw new ItemNotFoundError(String(id), this.version);
-    const offset = position * this.dimension;
-    return this.searchFrom(this.vectors.subarray(offset, offset + this.dimension), valid, position);
+    return this.searchFrom(this.plan({ id, options }));
+  }
+
+  searchMany(requests: readonly SearchRequest[]): SearchOutcome[] {
+    const plans = requests.map((request): QueryPlan | Error => {
+      try {
+        return this.plan(request);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    });
+    // One FAISS call for every first round that needs one, as deep as the deepest of them.
+    const batched = plans.filter((plan): plan is QueryPlan => !(plan instanceof Error) && plan.fetch > 0);
+    if (batched.length > 1) {
+      const queries = new Float32Array(batched.length * this.dimension);
+      batched.forEach((plan, i) => queries.set(plan.query, i * this.dimension));
+      const depth = Math.max(...batched.map((plan) => plan.fetch));
+      this.faissSearch(queries, depth).forEach((result, i) => {
+        (batched[i] as QueryPlan).prefetched = result;
+      });
+    }
+    return plans.map((plan) => {
+      if (plan instanceof Error) return { error: plan };
+      try {
+        return { hits: this.searchFrom(plan) };
+      } catch (err) {
+        return { error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    });
+  }
+
+  /** Validates a query and decides how it is answered: an exact scan of a small filtered subset, or FAISS. */
+  private plan(request: SearchRequest): QueryPlan {
+    const options = validateOptions(request.options);
+    let query: Float32Array;
+    let exclude = -1;
+    if ('vector' in request) {
+      const { vector } = request;
+      if (!(vector instanceof Float32Array) || vector.length !== this.dimension)
+        throw new InvalidQueryError(`query vector must be a Float32Array of ${this.dimension} floats`);
+      for (let j = 0; j < vector.length; j++) {
+        if (!Number.isFinite(vector[j])) throw new InvalidQueryError('query vector holds a non-finite value');
+      }
+      query = vector;
+    } else {
+      const { id } = request;
+      const position = typeof id === 'string' ? this.positions.get(id) : undefined;
+      if (position === undefined) throw new ItemNotFoundError(String(id), this.version);
+      const offset = position * this.dimension;
+      query = this.vectors.subarray(offset, offset + this.dimension);
+      exclude = position;
+    }
+    const plan: QueryPlan = { query, options, exclude, allowed: null, fetch: 0, prefetched: null };
+    if (this.count === 0) return plan;
+    plan.allowed = options.filter ? this.matching(options.filter) : null;
+    const { allowed } = plan;
+    if (allowed && (allowed.length === 0 || allowed.length * SCAN_COST_RATIO <= this.count)) return plan;
+    // Fetch enough that k acceptable hits are expected in the first round; searchFrom widens ×4 when not.
+    const selectivity = allowed ? allowed.length / this.count : 1;
+    const wanted = (options.k + (exclude >= 0 ? 1 : 0)) * (options.collapse !== undefined ? 2 : 1);
+    plan.fetch = Math.min(this.count, Math.ceil((wanted * (allowed ? 1.5 : 1)) / selectivity));
+    return plan;
   }
 
   metadataFields(): Record<string, string[]> {
@@ -321,43 +396,59 @@ export class SnapshotImpl implements Snapshot {
     return this.faissShards;
   }
 
-  /** Top `k` over all shards, best first (labels are positions in the snapshot). */
-  private faissSearch(query: Float32Array, k: number): FaissResult {
-    if (this.ann) return this.ann.index.search(query, Math.min(k, this.count));
+  /**
+   * Top `k` of each query (`queries` holds n × dimension floats) over all shards, best first; labels
+   * are positions in the snapshot. One FAISS call per shard for all n queries.
+   */
+  private faissSearch(queries: Float32Array, k: number): FaissResult[] {
+    const n = queries.length / this.dimension;
+    const split = (result: FaissResult, depth: number): FaissResult[] =>
+      Array.from({ length: n }, (_, q) => ({
+        distances: result.distances.slice(q * depth, (q + 1) * depth),
+        labels: result.labels.slice(q * depth, (q + 1) * depth),
+      }));
+    if (this.ann) {
+      const depth = Math.min(k, this.count);
+      return split(this.ann.index.search(queries, depth), depth);
+    }
     const shards = this.shards();
-    if (shards.length === 1) return (shards[0] as IndexFlatIP).search(query, k);
-    const distances: number[] = [];
-    const labels: number[] = [];
+    if (shards.length === 1) return split((shards[0] as IndexFlatIP).search(queries, k), k);
+    const merged = Array.from({ length: n }, () => ({ distances: [] as number[], labels: [] as number[] }));
     shards.forEach((shard, s) => {
       const offset = s * this.shardSize;
-      const result = shard.search(query, Math.min(k, shard.ntotal()));
-      for (let i = 0; i < result.labels.length; i++) {
-        const label = result.labels[i] as number;
-        if (label < 0) break;
-        labels.push(label + offset);
-        distances.push(result.distances[i] as number);
-      }
+      const depth = Math.min(k, shard.ntotal());
+      const result = shard.search(queries, depth);
+      merged.forEach((into, q) => {
+        for (let i = q * depth; i < (q + 1) * depth; i++) {
+          const label = result.labels[i] as number;
+          if (label < 0) break;
+          into.labels.push(label + offset);
+          into.distances.push(result.distances[i] as number);
+        }
+      });
     });
-    const order = Array.from(labels.keys())
-      .sort(
-        (a, b) =>
-          (distances[b] as number) - (distances[a] as number) ||
-          (labels[a] as number) - (labels[b] as number),
-      )
-      .slice(0, k);
-    return {
-      distances: order.map((i) => distances[i] as number),
-      labels: order.map((i) => labels[i] as number),
-    };
+    return merged.map(({ distances, labels }) => {
+      const order = Array.from(labels.keys())
+        .sort(
+          (a, b) =>
+            (distances[b] as number) - (distances[a] as number) ||
+            (labels[a] as number) - (labels[b] as number),
+        )
+        .slice(0, k);
+      return {
+        distances: order.map((i) => distances[i] as number),
+        labels: order.map((i) => labels[i] as number),
+      };
+    });
   }
 
-  private searchFrom(query: Float32Array, options: ValidOptions, exclude: number): SearchHit[] {
+  private searchFrom(plan: QueryPlan): SearchHit[] {
+    const { query, options, exclude, allowed } = plan;
     if (this.count === 0) return [];
-    const allowed = options.filter ? this.matching(options.filter) : null;
     if (allowed && allowed.length === 0) return [];
     const collector = new HitCollector(this, options);
-    if (allowed && allowed.length * SCAN_COST_RATIO <= this.count) {
-      this.scan(query, allowed, exclude, collector);
+    if (plan.fetch === 0) {
+      this.scan(query, allowed as Int32Array, exclude, collector);
       return collector.hits;
     }
     let member: Uint8Array | null = null;
@@ -365,15 +456,16 @@ export class SnapshotImpl implements Snapshot {
       member = new Uint8Array(this.count);
       for (const position of allowed) member[position] = 1;
     }
-    // Fetch enough that k acceptable hits are expected in the first round; widen ×4 when not.
-    const selectivity = allowed ? allowed.length / this.count : 1;
-    const wanted = (options.k + (exclude >= 0 ? 1 : 0)) * (options.collapse !== undefined ? 2 : 1);
-    let fetch = Math.min(this.count, Math.ceil((wanted * (allowed ? 1.5 : 1)) / selectivity));
+    let fetch = plan.fetch;
     const firstRound: number[] = [];
     let seen: Set<number> | null = null;
     for (let round = 0; round < MAX_WIDEN_ROUNDS; round++) {
-      const { distances, labels } = this.faissSearch(query, fetch);
-      for (let i = 0; i < labels.length; i++) {
+      // A batch's first round arrives as deep as its deepest query: only this query's share is used,
+      // so each answer is the one a single search gives.
+      const prefetched = round === 0 ? plan.prefetched : null;
+      const { distances, labels } = prefetched ?? (this.faissSearch(query, fetch)[0] as FaissResult);
+      const depth = Math.min(fetch, labels.length);
+      for (let i = 0; i < depth; i++) {
         const position = labels[i] as number;
         if (position < 0) break;
         if (seen) {

@@ -50,6 +50,13 @@ export interface SearchHit {
   metadata: Metadata;
 }
 
+/** One query of a `searchMany` batch: by vector, or by the id of a stored item (excluded from its hits). */
+export type SearchRequest =
+  { vector: Float32Array; options: SearchOptions } | { id: string; options: SearchOptions };
+
+/** A batch query's answer: its hits, or the error `search` / `searchById` would have thrown for it. */
+export type SearchOutcome = { hits: SearchHit[] } | { error: Error };
+
 /** One immutable published version of the index, fully loaded in memory. */
 export interface Snapshot {
   readonly version: number;
@@ -69,6 +76,13 @@ export interface Snapshot {
   search(vector: Float32Array, options: SearchOptions): SearchHit[];
   /** The item itself is excluded; throws ItemNotFoundError (ITEM_NOT_FOUND) for an unknown id. */
   searchById(id: string, options: SearchOptions): SearchHit[];
+  /**
+   * Several queries at once, answered as `search` / `searchById` answer each (scores equal to float
+   * rounding: BLAS sums a batch in another order): the FAISS pass over the vectors — the cost of a flat
+   * query, bound by memory bandwidth — is made once for all of them, so concurrent queries cost little
+   * more than one. Outcomes are in request order.
+   */
+  searchMany(requests: readonly SearchRequest[]): SearchOutcome[];
   /** Every metadata field → its most frequent distinct values (at most 100 per field), for filter chips. */
   metadataFields(): Record<string, string[]>;
   /** Names of the extra files (learned ranking state, …) published with this snapshot. */

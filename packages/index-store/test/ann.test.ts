@@ -82,6 +82,17 @@ describe('approximate index (INDEX_FACTORY)', () => {
       const filtered = snapshot.search(vectors.get('item-7') as Float32Array, { k: 5, filter: { band: 1 } });
       expect(filtered).toHaveLength(5);
       expect(filtered.every((h) => h.metadata.band === 1)).toBe(true);
+      // A batch goes through the approximate index in one call, with the same answers.
+      const batch = [
+        { vector: unitVector(random, DIMENSION), options: { k: 10 } },
+        { id: 'item-7', options: { k: 5 } },
+        { vector: vectors.get('item-7') as Float32Array, options: { k: 5, filter: { band: 1 } } },
+      ];
+      expect(snapshot.searchMany(batch)).toEqual([
+        { hits: snapshot.search(batch[0]!.vector!, batch[0]!.options) },
+        { hits: byId },
+        { hits: filtered },
+      ]);
     } finally {
       await reader.close();
     }

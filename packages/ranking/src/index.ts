@@ -33,7 +33,14 @@ export {
   type FitData,
   type RankingChange,
 } from './fit';
-export { LearnedRanker, rankedSearch, rankedSearchById } from './ranker';
+export {
+  LearnedRanker,
+  rankedSearch,
+  rankedSearchById,
+  rankedSearchWith,
+  rankedSearchByIdWith,
+  type CandidateSearch,
+} from './ranker';
 export {
   RankingMaintainer,
   fitInWorker,

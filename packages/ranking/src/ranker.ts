@@ -69,18 +69,31 @@ export class LearnedRanker {
   }
 
   search(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): RankedHit[] {
-    const hits = snapshot.search(query.vector, this.candidateOptions(options));
+    return this.rerankQuery(snapshot.search(query.vector, this.candidateOptions(options)), query, options.k);
+  }
+
+  searchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
+    return this.rerankById(snapshot, id, snapshot.searchById(id, this.candidateOptions(options)), options.k);
+  }
+
+  /** The plain search whose hits the ranking re-ranks: the same query, more candidates. */
+  candidateOptions(options: SearchOptions): SearchOptions {
+    return { ...options, k: Math.min(MAX_CANDIDATES, Math.max(options.k, this.model.weights.candidates)) };
+  }
+
+  /** Re-ranks the candidates (`candidateOptions`) of a query image; its labels are voted by them. */
+  rerankQuery(candidates: SearchHit[], query: RankingQuery, k: number): RankedHit[] {
     const projection = this.model.lda
       ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
       : null;
     const colour = query.colour
       ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
       : null;
-    return this.rerank(hits, projection, colour, null, options.k);
+    return this.rerank(candidates, projection, colour, null, k);
   }
 
-  searchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
-    const hits = snapshot.searchById(id, this.candidateOptions(options));
+  /** Re-ranks the candidates of a query by id with the item's stored features and its own labels. */
+  rerankById(snapshot: QuerySnapshot, id: string, candidates: SearchHit[], k: number): RankedHit[] {
     const row = this.items.rowOf(id);
     const m = this.items.projectionDim;
     const projection =
@@ -90,11 +103,7 @@ export class LearnedRanker {
       row !== undefined && this.items.hasColour[row] === 1
         ? Float32Array.from(this.items.colours.subarray(row * l, (row + 1) * l))
         : null;
-    return this.rerank(hits, projection, colour, snapshot.get(id)?.metadata ?? null, options.k);
-  }
-
-  private candidateOptions(options: SearchOptions): SearchOptions {
-    return { ...options, k: Math.min(MAX_CANDIDATES, Math.max(options.k, this.model.weights.candidates)) };
+    return this.rerank(candidates, projection, colour, snapshot.get(id)?.metadata ?? null, k);
   }
 
   private rerank(
@@ -191,6 +200,36 @@ export function rankedSearch(
 export function rankedSearchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
   const ranker = LearnedRanker.forSnapshot(snapshot);
   return ranker ? ranker.searchById(snapshot, id, options) : plain(snapshot.searchById(id, options));
+}
+
+/**
+ * Where a query's plain candidates come from, given the options to search with: the API passes a
+ * batcher that answers concurrent queries with one FAISS pass.
+ */
+export type CandidateSearch = (options: SearchOptions) => Promise<SearchHit[]>;
+
+/** `rankedSearch` with the plain candidates searched by `candidates`. */
+export async function rankedSearchWith(
+  snapshot: QuerySnapshot,
+  query: RankingQuery,
+  options: SearchOptions,
+  candidates: CandidateSearch,
+): Promise<RankedHit[]> {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  if (!ranker) return plain(await candidates(options));
+  return ranker.rerankQuery(await candidates(ranker.candidateOptions(options)), query, options.k);
+}
+
+/** `rankedSearchById` with the plain candidates searched by `candidates` (the item itself excluded). */
+export async function rankedSearchByIdWith(
+  snapshot: QuerySnapshot,
+  id: string,
+  options: SearchOptions,
+  candidates: CandidateSearch,
+): Promise<RankedHit[]> {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  if (!ranker) return plain(await candidates(options));
+  return ranker.rerankById(snapshot, id, await candidates(ranker.candidateOptions(options)), options.k);
 }
 
 /** Without a ranking model the order is visual similarity: score and similarity are the same number. */

@@ -11,6 +11,8 @@ import type {
   ModelIdentity,
   SearchHit,
   SearchOptions,
+  SearchOutcome,
+  SearchRequest,
   StoredItem,
 } from '@lookalike/index-store';
 import type {
@@ -32,6 +34,8 @@ export type {
   ModelIdentity,
   SearchHit,
   SearchOptions,
+  SearchOutcome,
+  SearchRequest,
   StoredItem,
 };
 export type CatalogueJob = CatalogueJobInput;
@@ -49,6 +53,8 @@ export interface SnapshotView {
   search(vector: Float32Array, options: SearchOptions): SearchHit[];
   /** The item itself is excluded; throws an error with code ITEM_NOT_FOUND for an unknown id. */
   searchById(id: string, options: SearchOptions): SearchHit[];
+  /** Several queries in one FAISS pass, each answered as search / searchById would (SearchBatcher). */
+  searchMany(requests: readonly SearchRequest[]): SearchOutcome[];
   /** Field → distinct values (capped), to check filter fields against. */
   metadataFields(): Record<string, string[]>;
   /** Extra published state (the learned ranking); without it, results are plain visual similarity. */

@@ -26,7 +26,7 @@ function publicHits(hits: SearchHit[]): SearchHit[] {
 const views = new WeakMap<SnapshotView, SnapshotView>();
 
 /**
- * The snapshot as clients may see it: `get`, `search`, `searchById` and `metadataFields` leave
+ * The snapshot as clients may see it: `get`, `search`, `searchById`, `searchMany` and `metadataFields` leave
  * internal keys out; everything else passes through untouched. A Proxy rather than a wrapper class,
  * so members added to SnapshotView later keep working (bound to the real snapshot, whose private
  * fields a proxy `this` could not reach). One view per snapshot, cached.
@@ -43,6 +43,10 @@ export function publicSnapshot(snapshot: SnapshotView): SnapshotView {
     },
     search: (vector, options) => publicHits(snapshot.search(vector, options)),
     searchById: (id, options) => publicHits(snapshot.searchById(id, options)),
+    searchMany: (requests) =>
+      snapshot
+        .searchMany(requests)
+        .map((outcome) => ('hits' in outcome ? { hits: publicHits(outcome.hits) } : outcome)),
     metadataFields() {
       const fields = snapshot.metadataFields();
       return Object.fromEntries(Object.entries(fields).filter(([key]) => !isInternal(key)));

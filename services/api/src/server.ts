@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { ConfigError, createLogger, type Env, type Logger } from '@lookalike/config';
+import { ConfigError, createLogger, flushLogger, type Env, type Logger } from '@lookalike/config';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader } from '@lookalike/index-store';
@@ -16,6 +16,8 @@ export interface RunningServer {
   port: number;
   /** Stops accepting, finishes in-flight requests, then closes the snapshot reader, Redis and the embedder. */
   close(): Promise<void>;
+  /** The root logger (the app's is a child of it): flushed last on shutdown. */
+  logger: Logger;
 }
 
 /**
@@ -94,7 +96,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     // One line test harnesses and operators can rely on (PORT=0 picks a free port).
     log.info({ url, port }, 'listening');
-    return { app, config, url, port, close: closeAll };
+    return { app, config, logger: log, url, port, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -115,12 +117,13 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  const log = server.app.log;
+  const log = server.logger;
   closeWithGrace({ delay: server.config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an uncaught error');
     else log.info({ signal }, 'shutting down');
     await server.close();
     log.info('closed');
+    await flushLogger(log);
   });
 }
 

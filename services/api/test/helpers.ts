@@ -17,6 +17,8 @@ import type {
   QueryEmbedding,
   SearchHit,
   SearchOptions,
+  SearchOutcome,
+  SearchRequest,
   SnapshotSource,
   SnapshotView,
   StoredItem,
@@ -110,6 +112,24 @@ export class FakeSnapshot implements SnapshotView {
     const item = this.items.get(id);
     if (!item) throw new CodedError('ITEM_NOT_FOUND', `No item ${id}`);
     return this.search(item.vector, options, id);
+  }
+
+  /** How many searchMany calls answered how many queries (the batcher's work, seen from a test). */
+  readonly batches: number[] = [];
+
+  searchMany(requests: readonly SearchRequest[]): SearchOutcome[] {
+    this.batches.push(requests.length);
+    return requests.map((request) => {
+      try {
+        const hits =
+          'id' in request
+            ? this.searchById(request.id, request.options)
+            : this.search(request.vector, request.options);
+        return { hits };
+      } catch (err) {
+        return { error: err as Error };
+      }
+    });
   }
 
   metadataFields(): Record<string, string[]> {

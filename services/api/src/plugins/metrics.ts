@@ -37,6 +37,7 @@ export class ApiMetrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly inferenceDuration: Histogram<'outcome'>;
   readonly queryDuration: Histogram<'kind'>;
+  readonly searchBatchSize: Histogram;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -57,9 +58,15 @@ export class ApiMetrics {
     });
     this.queryDuration = new Histogram({
       name: 'lookalike_search_duration_seconds',
-      help: 'Time of the nearest-neighbour search in the snapshot',
+      help: 'Time of the nearest-neighbour search in the snapshot (waiting for its batch included)',
       labelNames: ['kind'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    this.searchBatchSize = new Histogram({
+      name: 'lookalike_search_batch_size',
+      help: 'Queries answered by one FAISS pass (concurrent searches are batched)',
+      buckets: [1, 2, 4, 8, 16, 32],
       registers,
     });
     const { snapshots, queue, limiter, redisTimeoutMs } = sources;

@@ -2,11 +2,12 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { rankedSearch, rankedSearchById } from '@lookalike/ranking';
+import { rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import { SECURITY, requireSnapshot, type RouteContext } from '../context';
 import { ApiError } from '../errors';
 import { checkFilterFields, parseFilter } from '../filter';
 import type { Admission } from '../inference-limiter';
+import { SearchBatcher } from '../search-batcher';
 import type { Filter, ImageRef, SearchOptions, SnapshotView } from '../ports';
 import {
   Collapse,
@@ -99,6 +100,8 @@ const uploads = new WeakMap<FastifyRequest, Buffer>();
 const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps, limiter }) => {
   const { embedder, images } = deps;
   const { metrics } = app;
+  // Concurrent queries share one FAISS pass (a flat query costs a full read of the vectors).
+  const batcher = new SearchBatcher((size) => metrics.searchBatchSize.observe(size));
 
   function searchOptions(query: QueryParams, where: string, snapshot: SnapshotView): SearchOptions {
     const k = query.k ?? 10;
@@ -255,7 +258,9 @@ const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { con
       const options = searchOptions(query, '/body', live);
       const end = metrics.queryDuration.startTimer({ kind: 'image' });
       // The snapshot's learned ranking (fitted by the indexer) re-ranks its plain neighbours, if it has one.
-      const results = rankedSearch(live, embedding, options);
+      const results = await rankedSearchWith(live, embedding, options, (candidates) =>
+        batcher.search(live, { vector: embedding.vector, options: candidates }),
+      );
       end();
       return { indexVersion: live.version, model: live.model.id, results };
     },
@@ -281,7 +286,10 @@ const similarRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { con
       const snapshot = requireSnapshot(deps);
       const options = searchOptions(request.query, '/query', snapshot);
       const end = metrics.queryDuration.startTimer({ kind: 'item' });
-      const results = rankedSearchById(snapshot, request.params.id, options);
+      const { id } = request.params;
+      const results = await rankedSearchByIdWith(snapshot, id, options, (candidates) =>
+        batcher.search(snapshot, { id, options: candidates }),
+      );
       end();
       return { indexVersion: snapshot.version, model: snapshot.model.id, results };
     },
