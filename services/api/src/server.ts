@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { ConfigError, createLogger, flushLogger, type Env, type Logger } from '@lookalike/config';
+import { ConfigError, createLogger, type Env, type Logger } from '@lookalike/config';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader } from '@lookalike/index-store';
@@ -123,7 +123,6 @@ async function main(): Promise<void> {
     else log.info({ signal }, 'shutting down');
     await server.close();
     log.info('closed');
-    await flushLogger(log);
   });
 }
 

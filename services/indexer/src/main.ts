@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type http from 'node:http';
 import closeWithGrace from 'close-with-grace';
-import { createLogger, flushLogger, isLookalikeError } from '@lookalike/config';
+import { createLogger, isLookalikeError } from '@lookalike/config';
 import { Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
@@ -137,7 +137,6 @@ async function main(config: IndexerConfig): Promise<void> {
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
       );
       logger.info('closed');
-      await flushLogger(logger);
     },
   );
 
