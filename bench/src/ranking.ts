@@ -57,9 +57,18 @@ export const rankingSuite: BenchSuite = {
     try {
       const items = syntheticCatalogue(count, model.dimension);
       const writer = await SnapshotWriter.open({ dataDir: dir, model });
+      const warnings: string[] = [];
       const maintainer = new RankingMaintainer(writer, {
         config: { ...DEFAULT_RANKING_CONFIG },
         dimension: model.dimension,
+        logger: {
+          info: () => undefined,
+          warn: (details, message) => {
+            const err = (details as { err?: unknown }).err;
+            warnings.push(`${message}: ${err instanceof Error ? err.message : String(err)}`);
+            context.log(`ranking: ${warnings.at(-1)}`);
+          },
+        },
       });
       context.log(`ranking: publishing ${count} items`);
       const publishStarted = performance.now();
@@ -70,6 +79,9 @@ export const rankingSuite: BenchSuite = {
       const fitTotalMs = performance.now() - fitStarted;
       const snapshot = (await writer.latest()) as Snapshot;
       const fitted = readRankingModel(snapshot);
+      // A suite that times "learned" queries without a model would time plain ones twice.
+      if (!fitted?.lda)
+        throw new Error(`ranking: the fit published no model (${warnings.join('; ') || 'no warning'})`);
       context.log(`ranking: fitted in ${round(fitTotalMs / 1000, 1)} s; timing queries`);
 
       const times = {
