@@ -372,7 +372,14 @@ describe('API system: API and indexer processes on real Redis', () => {
     const closed = api.process.logs.filter((l) => l.msg === 'component closed').map((l) => l.component);
     // HTTP first (in-flight requests finished), then the rest in reverse order of opening — the Redis
     // queue connection included — and 'closed' last of all.
-    expect(closed).toEqual(['http', 'image source', 'queue', 'snapshot reader', 'embedder']);
+    expect(closed).toEqual([
+      'http',
+      'image source',
+      'queue',
+      'snapshot collector',
+      'snapshot reader',
+      'embedder',
+    ]);
     expect({ last: api.process.logs.at(-1), tail: api.process.tail(8) }).toMatchObject({
       last: { msg: 'closed' },
     });

@@ -86,6 +86,11 @@ const apiEnvSchema = z.object({
   /** How often the snapshot reader looks for a newer published snapshot. */
   RELOAD_POLL_MS: envFields.int(1000, 50, 600_000),
   /**
+   * After a snapshot swap, wait this long for requests on the replaced one to finish, then run one
+   * major GC so its memory is returned (see replaced-snapshot-collector.ts); 0 = leave it to V8.
+   */
+  GC_AFTER_SWAP_MS: envFields.int(5000, 0, 600_000),
+  /**
    * Overrides the search parameters an approximate index (the indexer's INDEX_FACTORY) was published
    * with, e.g. `nprobe=32`: recall against latency. No effect on the default exact flat index.
    */

@@ -5,6 +5,7 @@ import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader } from '@lookalike/index-store';
 import { CatalogueQueue } from '@lookalike/queue';
 import { buildApp, type App } from './app';
+import { ReplacedSnapshotCollector, exposeMajorGc } from './replaced-snapshot-collector';
 import { loadConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './ports';
 
@@ -63,6 +64,14 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     snapshots.on('swap', (snapshot) =>
       log.info({ version: snapshot.version, count: snapshot.count }, 'snapshot swapped in'),
     );
+    const gc = config.GC_AFTER_SWAP_MS > 0 ? exposeMajorGc() : null;
+    if (gc) {
+      const collector = new ReplacedSnapshotCollector(gc, config.GC_AFTER_SWAP_MS);
+      snapshots.on('swap', () => collector.swapped());
+      closers.push({ name: 'snapshot collector', close: async () => collector.close() });
+    } else if (config.GC_AFTER_SWAP_MS > 0) {
+      log.warn('V8 refused to expose its collector: a replaced snapshot is freed at its next major GC');
+    }
     snapshots.on('reject', (version, reason) => log.warn({ version, reason }, 'snapshot rejected'));
     const initial = snapshots.current();
     log.info({ version: initial?.version ?? null, count: initial?.count ?? 0 }, 'snapshot reader open');
