@@ -247,8 +247,13 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
     form.append('k', '12');
     form.append('image', new Blob([readFileSync(photoPath)], { type: 'image/jpeg' }), `${photoId}.jpg`);
     const answer = (await (await fetch(`${api.url}/v1/similar`, { method: 'POST', body: form })).json()) as {
-      results: Array<{ id: string; similarity: number }>;
+      results: Array<{ id: string; score: number; similarity: number }>;
     };
+    // The summary says when the order is the learned ranking's rather than the similarity's.
+    const ranked = answer.results.some((hit) => hit.score !== hit.similarity);
+    expect((await page.textContent('#results-summary'))?.includes('(by look and catalogue labels)')).toBe(
+      ranked,
+    );
     expect(results.map((r) => r.id)).toEqual(answer.results.map((r) => r.id));
     expect(results.map((r) => r.similarity)).toEqual(
       answer.results.map((r) => Number(r.similarity.toFixed(3))),

@@ -380,7 +380,12 @@
       el.summary.textContent =
         answer.results.length === 0
           ? 'No items match the filter.'
-          : `${answer.results.length} result${answer.results.length === 1 ? '' : 's'}, best first · index v${answer.indexVersion} · ${ms} ms`;
+          : `${answer.results.length} result${answer.results.length === 1 ? '' : 's'}, best first${
+              // With the learned ranking the order also weighs catalogue labels, not the similarity alone.
+              answer.results.some((hit) => hit.score !== hit.similarity)
+                ? ' (by look and catalogue labels)'
+                : ''
+            } · index v${answer.indexVersion} · ${ms} ms`;
       showCards(answer.results.map((hit) => card(hit.id, hit.metadata, hit.similarity)));
     } catch (err) {
       if (!current()) return;
