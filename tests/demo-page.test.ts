@@ -30,6 +30,7 @@ import {
   type RunningApi,
   type ServiceProcess,
 } from './support';
+import { ContractClient, type SimilarBody } from './support/api-client';
 
 jest.setTimeout(300_000);
 
@@ -243,12 +244,9 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
     expect(results[0]?.id).toBe(photoId);
     expect(results[0]?.similarity).toBeGreaterThan(0.99);
     // The cards are the API's answer to the same upload, in its order, each with its cosine similarity.
-    const form = new FormData();
-    form.append('k', '12');
-    form.append('image', new Blob([readFileSync(photoPath)], { type: 'image/jpeg' }), `${photoId}.jpg`);
-    const answer = (await (await fetch(`${api.url}/v1/similar`, { method: 'POST', body: form })).json()) as {
-      results: Array<{ id: string; score: number; similarity: number }>;
-    };
+    const reply = await new ContractClient(api.url).searchByUpload(readFileSync(photoPath), { k: '12' });
+    expect(reply.status).toBe(200);
+    const answer = reply.json<SimilarBody>();
     // The summary says when the order is the learned ranking's rather than the similarity's.
     const ranked = answer.results.some((hit) => hit.score !== hit.similarity);
     expect((await page.textContent('#results-summary'))?.includes('(by look and catalogue labels)')).toBe(

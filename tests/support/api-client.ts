@@ -95,7 +95,12 @@ export interface ProblemBody {
 export interface SimilarBody {
   indexVersion: number;
   model: string;
-  results: Array<{ id: string; score: number; metadata: Record<string, string | number> }>;
+  results: Array<{
+    id: string;
+    score: number;
+    similarity: number;
+    metadata: Record<string, string | number>;
+  }>;
 }
 
 /** GET /v1/jobs/{id} as JSON: the queue's JobStatus. */

@@ -186,20 +186,44 @@ export class LearnedRanker {
   }
 }
 
+/** How a query is answered: the plain search to run, and how its hits become the answer. */
+interface RankingPlan {
+  candidates: SearchOptions;
+  finish(hits: SearchHit[]): RankedHit[];
+}
+
+function planByImage(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): RankingPlan {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  if (!ranker) return { candidates: options, finish: plain };
+  return {
+    candidates: ranker.candidateOptions(options),
+    finish: (hits) => ranker.rerankQuery(hits, query, options.k),
+  };
+}
+
+function planById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankingPlan {
+  const ranker = LearnedRanker.forSnapshot(snapshot);
+  if (!ranker) return { candidates: options, finish: plain };
+  return {
+    candidates: ranker.candidateOptions(options),
+    finish: (hits) => ranker.rerankById(snapshot, id, hits, options.k),
+  };
+}
+
 /** Search by image with the snapshot's learned ranking, or plain nearest neighbours without one. */
 export function rankedSearch(
   snapshot: QuerySnapshot,
   query: RankingQuery,
   options: SearchOptions,
 ): RankedHit[] {
-  const ranker = LearnedRanker.forSnapshot(snapshot);
-  return ranker ? ranker.search(snapshot, query, options) : plain(snapshot.search(query.vector, options));
+  const plan = planByImage(snapshot, query, options);
+  return plan.finish(snapshot.search(query.vector, plan.candidates));
 }
 
 /** Search by item id with the snapshot's learned ranking, or plain nearest neighbours without one. */
 export function rankedSearchById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankedHit[] {
-  const ranker = LearnedRanker.forSnapshot(snapshot);
-  return ranker ? ranker.searchById(snapshot, id, options) : plain(snapshot.searchById(id, options));
+  const plan = planById(snapshot, id, options);
+  return plan.finish(snapshot.searchById(id, plan.candidates));
 }
 
 /**
@@ -215,9 +239,8 @@ export async function rankedSearchWith(
   options: SearchOptions,
   candidates: CandidateSearch,
 ): Promise<RankedHit[]> {
-  const ranker = LearnedRanker.forSnapshot(snapshot);
-  if (!ranker) return plain(await candidates(options));
-  return ranker.rerankQuery(await candidates(ranker.candidateOptions(options)), query, options.k);
+  const plan = planByImage(snapshot, query, options);
+  return plan.finish(await candidates(plan.candidates));
 }
 
 /** `rankedSearchById` with the plain candidates searched by `candidates` (the item itself excluded). */
@@ -227,9 +250,8 @@ export async function rankedSearchByIdWith(
   options: SearchOptions,
   candidates: CandidateSearch,
 ): Promise<RankedHit[]> {
-  const ranker = LearnedRanker.forSnapshot(snapshot);
-  if (!ranker) return plain(await candidates(options));
-  return ranker.rerankById(snapshot, id, await candidates(ranker.candidateOptions(options)), options.k);
+  const plan = planById(snapshot, id, options);
+  return plan.finish(await candidates(plan.candidates));
 }
 
 /** Without a ranking model the order is visual similarity: score and similarity are the same number. */

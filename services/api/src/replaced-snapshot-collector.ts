@@ -28,7 +28,6 @@ export function exposeMajorGc(): MajorGc | null {
  */
 export class ReplacedSnapshotCollector {
   private timer: NodeJS.Timeout | null = null;
-  collections = 0;
 
   constructor(
     private readonly gc: MajorGc,
@@ -40,7 +39,6 @@ export class ReplacedSnapshotCollector {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.collections++;
       void this.gc({ type: 'major', execution: 'async' });
     }, this.delayMs);
     // Never the reason the process stays up.
