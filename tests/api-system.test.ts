@@ -190,7 +190,7 @@ describe('API system: API and indexer processes on real Redis', () => {
     versions.first = job.result?.version as number;
 
     const index = await servedVersion(versions.first);
-    expect(index).toMatchObject({ count: 3, model: 'mobilenetv2-12-int8', dimension: 1280 });
+    expect(index).toMatchObject({ count: 3, model: 'mobilenetv2-shufflenetv2-int8', dimension: 2304 });
     const ready = await call('/readyz');
     expect(ready.status).toBe(200);
     expect(ready.json()).toEqual({
@@ -205,7 +205,7 @@ describe('API system: API and indexer processes on real Redis', () => {
       expect(reply.status).toBe(200);
       const body = reply.json<SimilarBody>();
       expect(body.indexVersion).toBe(versions.first);
-      expect(body.model).toBe('mobilenetv2-12-int8');
+      expect(body.model).toBe('mobilenetv2-shufflenetv2-int8');
       expect([...ids(body)].sort()).toEqual(IDS);
       expect(body.results[0]).toEqual({
         id: IDS[i],

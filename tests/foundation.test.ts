@@ -31,8 +31,9 @@ it('faiss-node searches an IndexFlatIP by inner product', () => {
   expect(copy.search([0, 1, 0, 0], 1).labels).toEqual([1]);
 });
 
-it('onnxruntime-node runs the default model on a generated image', async () => {
-  const entry = modelRegistry.get(modelRegistry.defaultModel);
+it.each(
+  modelRegistry.resolve(modelRegistry.defaultModel).members.map((m) => [m.entry.name, m.entry] as const),
+)('onnxruntime-node runs %s (a file of the default model) on a generated image', async (_name, entry) => {
   const { path: modelPath } = await fetchModel(entry, {
     cacheDir: path.join(repoRoot, '.cache/models'),
     mirror: path.join(sharedDir, 'models'),

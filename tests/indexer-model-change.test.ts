@@ -42,7 +42,7 @@ describe('indexer: model change', () => {
     const base = { redisUrl: sharedRedisUrl, prefix, dataDir: data.dir, catalogueRoot: fashionImagesDir };
     const items = (list: string[]) => list.map((id) => ({ id, imagePath: `${id}.jpg`, metadata: { n: id } }));
 
-    const oldWorker = await startIndexer('indexer-mobilenet', indexerEnv(base));
+    const oldWorker = await startIndexer('indexer-default-model', indexerEnv(base));
     workers.push(oldWorker);
     const first = await waitForJob(
       queue,
@@ -51,7 +51,7 @@ describe('indexer: model change', () => {
     );
     expect(first.result?.indexed).toHaveLength(50);
     const before = await readPublished(data.dir);
-    expect(before?.model).toMatchObject({ id: 'mobilenetv2-12-int8', dimension: 1280 });
+    expect(before?.model).toMatchObject({ id: 'mobilenetv2-shufflenetv2-int8', dimension: 2304 });
     await oldWorker.stop();
 
     // While no worker runs: an upsert that will have to wait for the reindex.

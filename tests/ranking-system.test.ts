@@ -70,7 +70,7 @@ describe('learned ranking: fitted by the indexer, stored in the snapshot, applie
     expect(run.code).toBe(0);
     api = await startApi('api-ranking', apiEnv({ redisUrl: sharedRedisUrl, prefix, dataDir: data.dir }));
     embedder = await createEmbedder({
-      model: 'mobilenetv2-12-int8',
+      model: 'mobilenetv2-shufflenetv2-int8',
       cacheDir: modelCacheDir,
       mirror: modelMirror,
       sessions: 1,

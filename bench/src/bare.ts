@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { prepareModel } from '@lookalike/embedder';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import { joinPreparedModels, prepareModel } from '@lookalike/embedder';
+import { fetchModelFiles, modelRegistry, type EmbeddingModel } from '@lookalike/models';
 import type { BenchContext } from './types';
 
 /**
@@ -17,13 +17,13 @@ export interface BareRunner {
   sessions: ort.InferenceSession[];
   inputName: string;
   outputName: string;
-  entry: ModelEntry;
+  model: EmbeddingModel;
 }
 
 /** Decode + resize shorter side + centre crop → normalised NCHW floats. */
-export async function bareTensor(image: Buffer, entry: ModelEntry): Promise<Float32Array> {
-  const { size } = entry.input;
-  const { resizeShorterSide, scale, mean, std } = entry.preprocessing;
+export async function bareTensor(image: Buffer, model: EmbeddingModel): Promise<Float32Array> {
+  const size = model.inputSize;
+  const { resizeShorterSide, scale, mean, std } = model.preprocessing;
   const { data, info } = await sharp(image)
     .resize(resizeShorterSide, resizeShorterSide, { fit: 'outside', kernel: 'linear' })
     .removeAlpha()
@@ -44,11 +44,23 @@ export async function bareTensor(image: Buffer, entry: ModelEntry): Promise<Floa
   return tensor;
 }
 
-/** `count` single-threaded sessions of the default model, fetched through the bench's model cache. */
+/**
+ * `count` single-threaded sessions of the default model, fetched through the bench's model cache. An
+ * ensemble runs as the one joined graph the embedder runs: the same networks, none of the pipeline.
+ */
 export async function createBareRunner(context: BenchContext, count: number): Promise<BareRunner> {
-  const entry = modelRegistry.get(modelRegistry.defaultModel);
-  const fetched = await fetchModel(entry, { cacheDir: context.modelCacheDir, mirror: context.modelMirror });
-  const prepared = prepareModel(readFileSync(fetched.path), entry);
+  const model = modelRegistry.resolve(modelRegistry.defaultModel);
+  const files = await fetchModelFiles(model, {
+    cacheDir: context.modelCacheDir,
+    mirror: context.modelMirror,
+  });
+  const parts = model.members.map(({ entry, weight }, i) => ({
+    name: entry.name,
+    weight,
+    prepared: prepareModel(readFileSync((files[i] as (typeof files)[number]).path), entry),
+  }));
+  const prepared =
+    parts.length === 1 ? (parts[0] as (typeof parts)[number]).prepared : joinPreparedModels(parts);
   const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -62,7 +74,7 @@ export async function createBareRunner(context: BenchContext, count: number): Pr
     ),
     inputName: prepared.inputName,
     outputName: prepared.embeddingOutput,
-    entry,
+    model,
   };
 }
 
@@ -72,8 +84,8 @@ export async function bareEmbed(
   session: ort.InferenceSession,
   image: Buffer,
 ): Promise<ort.Tensor> {
-  const { size } = runner.entry.input;
-  const input = new ort.Tensor('float32', await bareTensor(image, runner.entry), [1, 3, size, size]);
+  const size = runner.model.inputSize;
+  const input = new ort.Tensor('float32', await bareTensor(image, runner.model), [1, 3, size, size]);
   const output = await session.run({ [runner.inputName]: input }, [runner.outputName]);
   return output[runner.outputName] as ort.Tensor;
 }

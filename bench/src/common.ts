@@ -35,8 +35,8 @@ export function sleep(ms: number): Promise<void> {
 
 /** The identity of the default model: synthetic snapshots must carry it for the API to serve them. */
 export function defaultModelIdentity(): ModelIdentity {
-  const entry = modelRegistry.get(modelRegistry.defaultModel);
-  return { id: entry.name, sha256: entry.sha256, dimension: entry.embedding.dimension };
+  const model = modelRegistry.resolve(modelRegistry.defaultModel);
+  return { id: model.name, sha256: model.sha256, dimension: model.dimension };
 }
 
 /** xorshift32 state → uniform in [-1, 1). Fast and deterministic; good enough for timing data. */

@@ -52,9 +52,8 @@ export const embedderSuite: BenchSuite = {
       .slice(0, count);
     const images = files.map((f) => readFileSync(path.join(imageDir, f)));
     const bare = await createBareRunner(context, cores);
-    const { entry } = bare;
     const embedder = await createEmbedder({
-      model: entry.name,
+      model: bare.model.name,
       cacheDir: context.modelCacheDir,
       mirror: context.modelMirror,
       sessions: cores,
@@ -93,7 +92,7 @@ export const embedderSuite: BenchSuite = {
       const embedderMedian = median(embedderRates);
       const ratio = embedderMedian / bareMedian;
       const table: BenchTable = {
-        title: `Embedder throughput (${entry.name}, ${images.length} fashion-sample photos, ${cores} sessions)`,
+        title: `Embedder throughput (${bare.model.name}, ${images.length} fashion-sample photos, ${cores} sessions)`,
         columns: ['pipeline', 'images/s (median)', 'images/s per round', 'single-image latency ms (median)'],
         rows: [
           [
@@ -120,7 +119,7 @@ export const embedderSuite: BenchSuite = {
       return {
         tables: [table],
         raw: {
-          model: entry.name,
+          model: bare.model.name,
           images: images.length,
           sessions: cores,
           rounds,

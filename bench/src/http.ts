@@ -51,18 +51,18 @@ async function barePipeline(
 ): Promise<BarePipeline> {
   const runner = await createBareRunner(context, 1);
   const session = runner.sessions[0] as ort.InferenceSession;
-  const { entry } = runner;
+  const { model } = runner;
   const index = new IndexFlatIP(dimension);
   for (let offset = 0; offset < vectors.length; offset += 8192 * dimension)
     index.add(vectors.subarray(offset, Math.min(vectors.length, offset + 8192 * dimension)));
-  const { size } = entry.input;
+  const size = model.inputSize;
   const phases: BarePhases = { decodeMs: [], embedMs: [], searchMs: [], totalMs: [] };
   return {
     phases,
     close: () => releaseBareRunner(runner),
     async run(image: Buffer, record: boolean): Promise<void> {
       const t0 = performance.now();
-      const tensor = await bareTensor(image, entry);
+      const tensor = await bareTensor(image, model);
       const t1 = performance.now();
       const output = await session.run(
         { [runner.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) },

@@ -91,7 +91,7 @@ export const commonEnvShape = {
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
     .default('lookalike'),
   DATA_DIR: z.string().default('./.data'),
-  MODEL: z.string().default('mobilenetv2-12-int8'),
+  MODEL: z.string().default('mobilenetv2-shufflenetv2-int8'),
   MODEL_CACHE_DIR: z.string().default('./.cache/models'),
   MODEL_MIRROR: z.string().optional(),
   LOG_LEVEL: envFields.logLevel(),

@@ -17,7 +17,7 @@ describe('parseEnv', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       QUEUE_PREFIX: 'lookalike',
       DATA_DIR: './.data',
-      MODEL: 'mobilenetv2-12-int8',
+      MODEL: 'mobilenetv2-shufflenetv2-int8',
     });
     expect(config.MODEL_MIRROR).toBeUndefined();
   });

@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import sharp from 'sharp';
 import type { Logger } from '@lookalike/config';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import { fetchModelFiles, modelRegistry, type EmbeddingModel } from '@lookalike/models';
 import { EmbedderBusyError, EmbedderClosedError, EmbedderModelError, ImageError } from './errors';
 import { InferencePool } from './inference-pool';
 import { colourHistogram } from './colour';
-import { prepareModel } from './model-graph';
+import { joinPreparedModels, prepareModel, type EnsemblePart } from './model-graph';
 import { preprocessImage, type Fit } from './preprocess';
 import type { ModelIdentity } from './vector';
 
@@ -23,10 +23,10 @@ export interface Embedding {
 }
 
 export interface EmbedderOptions {
-  /** From @lookalike/models (`modelRegistry.get(name)`). */
-  entry: ModelEntry;
-  /** The verified file from `fetchModel`; its sha256 is checked against the entry again. */
-  modelPath: string;
+  /** From @lookalike/models (`modelRegistry.resolve(name)`): one model file or an ensemble. */
+  embeddingModel: EmbeddingModel;
+  /** The verified files from `fetchModelFiles`, one per member; each sha256 is checked again. */
+  modelPaths: readonly string[];
   /** Inference sessions, one per worker thread (1 intra-op thread each). Default: available cores. */
   sessions?: number;
   /** Largest accepted input in bytes. Default 20 MiB. */
@@ -141,11 +141,11 @@ export class Embedder {
   }
 
   static async create(options: EmbedderOptions): Promise<Embedder> {
-    const { entry } = options;
+    const { embeddingModel } = options;
     const sessions = positiveInt('sessions', options.sessions, os.availableParallelism());
     const resolved: Required<Omit<EmbedderOptions, 'logger'>> = {
-      entry,
-      modelPath: options.modelPath,
+      embeddingModel,
+      modelPaths: options.modelPaths,
       sessions,
       maxBytes: positiveInt('maxBytes', options.maxBytes, EMBEDDER_DEFAULTS.maxBytes),
       maxPixels: positiveInt('maxPixels', options.maxPixels, EMBEDDER_DEFAULTS.maxPixels),
@@ -169,26 +169,38 @@ export class Embedder {
       throw new RangeError(`EmbedderOptions.fit must be 'crop' or 'letterbox', got ${String(resolved.fit)}`);
     }
 
-    let file: Buffer;
-    try {
-      file = await readFile(options.modelPath);
-    } catch (err) {
-      throw new EmbedderModelError(`Cannot read model file ${options.modelPath}`, { cause: err });
-    }
-    // The identity stamped on every vector must be true, so the bytes are checked here too.
-    const sha256 = createHash('sha256').update(file).digest('hex');
-    if (sha256 !== entry.sha256) {
+    if (options.modelPaths.length !== embeddingModel.members.length) {
       throw new EmbedderModelError(
-        `${options.modelPath} is not ${entry.name}: sha256 ${sha256}, expected ${entry.sha256}`,
+        `${embeddingModel.name} has ${embeddingModel.members.length} model files, got ${options.modelPaths.length} paths`,
       );
     }
-    const { preprocessing } = entry;
-    if (preprocessing.crop !== entry.input.size) {
-      throw new EmbedderModelError(
-        `${entry.name}: preprocessing.crop (${preprocessing.crop}) must equal input.size (${entry.input.size})`,
-      );
+    const parts: EnsemblePart[] = [];
+    for (const [i, { entry, weight }] of embeddingModel.members.entries()) {
+      const modelPath = options.modelPaths[i] as string;
+      let file: Buffer;
+      try {
+        file = await readFile(modelPath);
+      } catch (err) {
+        throw new EmbedderModelError(`Cannot read model file ${modelPath}`, { cause: err });
+      }
+      // The identity stamped on every vector must be true, so the bytes are checked here too.
+      const sha256 = createHash('sha256').update(file).digest('hex');
+      if (sha256 !== entry.sha256) {
+        throw new EmbedderModelError(
+          `${modelPath} is not ${entry.name}: sha256 ${sha256}, expected ${entry.sha256}`,
+        );
+      }
+      if (entry.preprocessing.crop !== entry.input.size) {
+        throw new EmbedderModelError(
+          `${entry.name}: preprocessing.crop (${entry.preprocessing.crop}) must equal input.size (${entry.input.size})`,
+        );
+      }
+      parts.push({ name: entry.name, prepared: prepareModel(file, entry), weight });
     }
-    const prepared = prepareModel(file, entry);
+    // A single model runs as prepared; an ensemble's members are joined into one graph.
+    const prepared =
+      parts.length === 1 && parts[0]?.weight === 1 ? parts[0].prepared : joinPreparedModels(parts);
+    const { preprocessing } = embeddingModel;
     const logger = options.logger;
 
     // One-shot buffers never repeat, so libvips' operation cache only holds memory.
@@ -197,13 +209,13 @@ export class Embedder {
     const pool = await InferencePool.start({
       sessions,
       maxBatch: prepared.batchCapable ? resolved.maxBatch : 1,
-      dimension: entry.embedding.dimension,
+      dimension: embeddingModel.dimension,
       inferenceTimeoutMs: resolved.inferenceTimeoutMs,
       init: {
         modelBytes: prepared.bytes,
         inputName: prepared.inputName,
         outputName: prepared.embeddingOutput,
-        size: entry.input.size,
+        size: embeddingModel.inputSize,
         scale: preprocessing.scale,
         mean: preprocessing.mean,
         std: preprocessing.std,
@@ -212,9 +224,9 @@ export class Embedder {
       onEvent: (event, details) => logger?.warn({ event, ...details }, `embedder: ${event}`),
     });
     const model: ModelIdentity = Object.freeze({
-      id: entry.name,
-      sha256: entry.sha256,
-      dimension: entry.embedding.dimension,
+      id: embeddingModel.name,
+      sha256: embeddingModel.sha256,
+      dimension: embeddingModel.dimension,
     });
     logger?.info(
       { model: model.id, feature: prepared.feature, sessions, fit: resolved.fit },
@@ -255,8 +267,8 @@ export class Embedder {
       let pixels: Uint8Array;
       try {
         ({ pixels } = await preprocessImage(image, {
-          size: this.options.entry.preprocessing.crop,
-          resizeShorterSide: this.options.entry.preprocessing.resizeShorterSide,
+          size: this.options.embeddingModel.preprocessing.crop,
+          resizeShorterSide: this.options.embeddingModel.preprocessing.resizeShorterSide,
           fit: this.options.fit,
           maxPixels: this.options.maxPixels,
           minSide: this.options.minSide,
@@ -265,7 +277,7 @@ export class Embedder {
       } finally {
         this.decodeSlots.release();
       }
-      const size = this.options.entry.preprocessing.crop;
+      const size = this.options.embeddingModel.preprocessing.crop;
       const colour = colourHistogram(pixels, size, size);
       const vector = await this.pool.run(pixels);
       this.embedded++;
@@ -312,16 +324,16 @@ export class Embedder {
   }
 }
 
-/** Fetches (or finds in the cache) the registry model `opts.model`, verifies it and starts an Embedder. */
+/** Fetches (or finds in the cache) the files of registry model `opts.model` (a model or an ensemble), verifies them and starts an Embedder. */
 export async function createEmbedder(
   opts: { model: string; cacheDir: string; mirror?: string } & Partial<EmbedderOptions>,
 ): Promise<Embedder> {
   const { model, cacheDir, mirror, ...rest } = opts;
-  const entry = rest.entry ?? modelRegistry.get(model);
-  const fetched = await fetchModel(entry, {
+  const embeddingModel = rest.embeddingModel ?? modelRegistry.resolve(model);
+  const fetched = await fetchModelFiles(embeddingModel, {
     cacheDir,
     mirror,
     log: (message) => rest.logger?.info(message),
   });
-  return Embedder.create({ ...rest, entry, modelPath: fetched.path });
+  return Embedder.create({ ...rest, embeddingModel, modelPaths: fetched.map((f) => f.path) });
 }

@@ -2,7 +2,13 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { fetchModel, modelRegistry, type ModelEntry } from '@lookalike/models';
+import {
+  embeddingModelOf,
+  fetchModel,
+  modelRegistry,
+  type EmbeddingModel,
+  type ModelEntry,
+} from '@lookalike/models';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 export const sharedDir = process.env.LOOKALIKE_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
@@ -14,6 +20,14 @@ export async function modelFile(name: string): Promise<{ entry: ModelEntry; path
   const entry = modelRegistry.get(name);
   const fetched = await fetchModel(entry, { cacheDir: modelCacheDir, mirror: modelMirror });
   return { entry, path: fetched.path };
+}
+
+/** Embedder options for one model file (entry possibly altered by a test) at `path`. */
+export function singleFile(
+  entry: ModelEntry,
+  path: string,
+): { embeddingModel: EmbeddingModel; modelPaths: string[] } {
+  return { embeddingModel: embeddingModelOf(entry), modelPaths: [path] };
 }
 
 /** The same entry, pretending the registry does not know which tensor is the embedding. */

@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LookalikeError } from '@lookalike/config';
-import type { ModelEntry } from './registry';
+import type { EmbeddingModel, ModelEntry } from './registry';
 
 export class ModelIntegrityError extends LookalikeError {
   constructor(entry: ModelEntry, source: string, reason: string) {
@@ -148,4 +148,16 @@ export async function fetchModel(entry: ModelEntry, options: FetchModelOptions):
     }
   }
   throw new ModelUnavailableError(entry, attempts);
+}
+
+/** `fetchModel` for every file an embedding model (single or ensemble) runs, in member order. */
+export async function fetchModelFiles(
+  model: EmbeddingModel,
+  options: FetchModelOptions,
+): Promise<FetchedModel[]> {
+  const fetched: FetchedModel[] = [];
+  // One after the other: two members never race for the same cache directory's temp names anyway,
+  // but sequential fetches keep the log readable and the bandwidth for one file at a time.
+  for (const { entry } of model.members) fetched.push(await fetchModel(entry, options));
+  return fetched;
 }

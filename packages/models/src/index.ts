@@ -2,11 +2,14 @@ export {
   ModelRegistry,
   modelRegistry,
   UnknownModelError,
+  embeddingModelOf,
   type ModelEntry,
+  type EmbeddingModel,
   type Preprocessing,
 } from './registry';
 export {
   fetchModel,
+  fetchModelFiles,
   verifyModelFile,
   modelSources,
   ModelIntegrityError,

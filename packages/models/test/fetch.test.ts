@@ -42,7 +42,8 @@ describe('model registry', () => {
         'resnet18-v2-7',
       ]),
     );
-    expect(modelRegistry.defaultModel).toBe('mobilenetv2-12-int8');
+    expect(modelRegistry.defaultModel).toBe('mobilenetv2-shufflenetv2-int8');
+    expect(modelRegistry.names()).toContain(modelRegistry.defaultModel);
     expect(modelRegistry.get('mobilenetv2-12-int8').embedding).toEqual({
       tensor: '627',
       pooling: 'globalAveragePool',
@@ -53,6 +54,44 @@ describe('model registry', () => {
   it('refuses an unknown name with a typed error naming the known models', () => {
     expect(() => modelRegistry.get('vgg16')).toThrow(UnknownModelError);
     expect(() => modelRegistry.get('vgg16')).toThrow(/mobilenetv2-12-int8/);
+  });
+
+  it('resolves a single model and an ensemble to what MODEL runs', () => {
+    const single = modelRegistry.resolve('mobilenetv2-12-int8');
+    expect(single).toMatchObject({ name: 'mobilenetv2-12-int8', dimension: 1280, inputSize: 224 });
+    expect(single.sha256).toBe(modelRegistry.get('mobilenetv2-12-int8').sha256);
+    expect(single.members.map((m) => m.weight)).toEqual([1]);
+    const ensemble = modelRegistry.resolve('mobilenetv2-shufflenetv2-int8');
+    expect(ensemble.dimension).toBe(1280 + 1024);
+    expect(ensemble.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(ensemble.sha256).not.toBe(single.sha256);
+    expect(modelRegistry.listEnsembles().map((e) => e.name)).toEqual(['mobilenetv2-shufflenetv2-int8']);
+    // An ensemble is not a file: get() (files) does not know it, resolve() names both kinds when refusing.
+    expect(() => modelRegistry.get('mobilenetv2-shufflenetv2-int8')).toThrow(UnknownModelError);
+    expect(() => modelRegistry.resolve('vgg16')).toThrow(/mobilenetv2-shufflenetv2-int8/);
+  });
+
+  it('refuses ensembles of unknown files, of mixed preprocessing, or named like a file', () => {
+    const mobile = modelRegistry.get('mobilenetv2-12-int8');
+    const shuffle = modelRegistry.get('shufflenet-v2-12-qdq');
+    const raw = (ensembles: unknown[], models: unknown[] = [mobile, shuffle]) => ({
+      defaultModel: 'mobilenetv2-12-int8',
+      models,
+      ensembles,
+    });
+    const pair = (name: string, second = 'shufflenet-v2-12-qdq') => ({
+      name,
+      description: 'test',
+      members: [
+        { model: 'mobilenetv2-12-int8', weight: 1 },
+        { model: second, weight: 0.5 },
+      ],
+    });
+    expect(new ModelRegistry(raw([pair('both')])).resolve('both').dimension).toBe(2304);
+    expect(() => new ModelRegistry(raw([pair('both', 'vgg16')]))).toThrow(/unknown model vgg16/);
+    expect(() => new ModelRegistry(raw([pair('mobilenetv2-12-int8')]))).toThrow(/duplicate names/);
+    const wide = { ...shuffle, preprocessing: { ...shuffle.preprocessing, resizeShorterSide: 288 } };
+    expect(() => new ModelRegistry(raw([pair('both')], [mobile, wide]))).toThrow(/mixes preprocessing/);
   });
 
   it('rejects a malformed registry file', () => {

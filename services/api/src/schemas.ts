@@ -146,7 +146,7 @@ export function exactProblemResponses(...statuses: number[]) {
 
 export const ModelName = Type.String({
   description: 'Embedding model id.',
-  examples: ['mobilenetv2-12-int8'],
+  examples: ['mobilenetv2-shufflenetv2-int8'],
 });
 
 export const SearchHit = Type.Object(

@@ -56,7 +56,7 @@ describeReal('bad input (real embedder, real HTTP)', () => {
 
   beforeAll(async () => {
     embedder = await createEmbedder({
-      model: 'mobilenetv2-12-int8',
+      model: 'mobilenetv2-shufflenetv2-int8',
       cacheDir: modelCacheDir,
       mirror: modelMirror,
       sessions: 1,

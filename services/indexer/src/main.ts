@@ -6,7 +6,7 @@ import { Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
 import { DEFAULT_RANKING_CONFIG, RankingMaintainer } from '@lookalike/ranking';
-import { fetchModel, modelRegistry } from '@lookalike/models';
+import { fetchModelFiles, modelRegistry } from '@lookalike/models';
 import { loadConfig, type IndexerConfig } from './config';
 import { IndexerMetrics, type HealthReport } from './metrics';
 import { DebouncedPublisher } from './publisher';
@@ -22,15 +22,15 @@ import { createCatalogueWorker, createJobHandler } from './worker';
  */
 async function main(config: IndexerConfig): Promise<void> {
   const logger = createLogger('indexer', config.LOG_LEVEL).child({ worker: config.workerName });
-  const entry = modelRegistry.get(config.MODEL);
-  const model = await fetchModel(entry, {
+  const embeddingModel = modelRegistry.resolve(config.MODEL);
+  const modelFiles = await fetchModelFiles(embeddingModel, {
     cacheDir: path.resolve(config.MODEL_CACHE_DIR),
     mirror: config.MODEL_MIRROR,
     log: (message) => logger.info(message),
   });
   const embedder = await Embedder.create({
-    entry,
-    modelPath: model.path,
+    embeddingModel,
+    modelPaths: modelFiles.map((file) => file.path),
     sessions: config.EMBEDDER_SESSIONS,
     maxBytes: config.IMAGE_MAX_BYTES,
     logger: logger.child({ component: 'embedder' }),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
-import { fetchModel, modelRegistry } from '@lookalike/models';
+import { fetchModelFiles, modelRegistry } from '@lookalike/models';
 import { noCounters, type ItemCounters } from '../src/processors/common';
 import { processDelete } from '../src/processors/delete';
 import { processReindex } from '../src/processors/reindex';
@@ -64,9 +64,9 @@ describe('processors on the real image source, embedder and index store', () => 
   let blobs: BlobStore;
 
   beforeAll(async () => {
-    const entry = modelRegistry.get('mobilenetv2-12-int8');
-    const model = await fetchModel(entry, { cacheDir: modelCacheDir, mirror: modelMirror });
-    embedder = await Embedder.create({ entry, modelPath: model.path, sessions: 1 });
+    const embeddingModel = modelRegistry.resolve('mobilenetv2-12-int8');
+    const files = await fetchModelFiles(embeddingModel, { cacheDir: modelCacheDir, mirror: modelMirror });
+    embedder = await Embedder.create({ embeddingModel, modelPaths: files.map((f) => f.path), sessions: 1 });
     catalogue = makeCatalogue();
     server = await startImageServer();
     images = new ImageSource({
