@@ -211,7 +211,7 @@ describeReal('API on real components', () => {
     expect((upsertJob.result as JobResult).failed).toEqual([]);
 
     const index = await waitForVersion((upsertJob.result as JobResult).version as number);
-    expect(index).toMatchObject({ count: 3, model: 'mobilenetv2-shufflenetv2-int8', dimension: 1280 });
+    expect(index).toMatchObject({ count: 3, model: 'mobilenetv2-shufflenetv2-int8', dimension: 2304 });
     const version1 = index.version as number;
     const ready = await call('/readyz', '/readyz');
     expect(ready.statusCode).toBe(200);
