@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { joinPreparedModels, prepareModel } from '@lookalike/embedder';
+import { prepareEmbeddingModel } from '@lookalike/embedder';
 import { fetchModelFiles, modelRegistry, type EmbeddingModel } from '@lookalike/models';
 import type { BenchContext } from './types';
 
@@ -54,13 +54,10 @@ export async function createBareRunner(context: BenchContext, count: number): Pr
     cacheDir: context.modelCacheDir,
     mirror: context.modelMirror,
   });
-  const parts = model.members.map(({ entry, weight }, i) => ({
-    name: entry.name,
-    weight,
-    prepared: prepareModel(readFileSync((files[i] as (typeof files)[number]).path), entry),
-  }));
-  const prepared =
-    parts.length === 1 ? (parts[0] as (typeof parts)[number]).prepared : joinPreparedModels(parts);
+  const prepared = prepareEmbeddingModel(
+    model,
+    files.map((file) => readFileSync(file.path)),
+  );
   const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,

@@ -7,7 +7,7 @@ import { fetchModelFiles, modelRegistry, type EmbeddingModel } from '@lookalike/
 import { EmbedderBusyError, EmbedderClosedError, EmbedderModelError, ImageError } from './errors';
 import { InferencePool } from './inference-pool';
 import { colourHistogram } from './colour';
-import { joinPreparedModels, prepareModel, type EnsemblePart } from './model-graph';
+import { prepareEmbeddingModel } from './model-graph';
 import { preprocessImage, type Fit } from './preprocess';
 import type { ModelIdentity } from './vector';
 
@@ -174,8 +174,8 @@ export class Embedder {
         `${embeddingModel.name} has ${embeddingModel.members.length} model files, got ${options.modelPaths.length} paths`,
       );
     }
-    const parts: EnsemblePart[] = [];
-    for (const [i, { entry, weight }] of embeddingModel.members.entries()) {
+    const files: Buffer[] = [];
+    for (const [i, { entry }] of embeddingModel.members.entries()) {
       const modelPath = options.modelPaths[i] as string;
       let file: Buffer;
       try {
@@ -195,11 +195,9 @@ export class Embedder {
           `${entry.name}: preprocessing.crop (${entry.preprocessing.crop}) must equal input.size (${entry.input.size})`,
         );
       }
-      parts.push({ name: entry.name, prepared: prepareModel(file, entry), weight });
+      files.push(file);
     }
-    // A single model runs as prepared; an ensemble's members are joined into one graph.
-    const prepared =
-      parts.length === 1 && parts[0]?.weight === 1 ? parts[0].prepared : joinPreparedModels(parts);
+    const prepared = prepareEmbeddingModel(embeddingModel, files);
     const { preprocessing } = embeddingModel;
     const logger = options.logger;
 

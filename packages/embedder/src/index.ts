@@ -16,7 +16,13 @@ export {
   type ImageErrorCode,
 } from './errors';
 export { cosine, l2normalize, sameModel, assertSameModel, type ModelIdentity } from './vector';
-export { prepareModel, joinPreparedModels, type PreparedModel, type EnsemblePart } from './model-graph';
+export {
+  prepareModel,
+  prepareEmbeddingModel,
+  joinPreparedModels,
+  type PreparedModel,
+  type EnsemblePart,
+} from './model-graph';
 export { SUPPORTED_FORMATS, type ImageFormat, type Fit } from './preprocess';
 export {
   colourHistogram,

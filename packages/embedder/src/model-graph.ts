@@ -1,5 +1,5 @@
 import { onnx } from 'onnx-proto';
-import type { ModelEntry } from '@lookalike/models';
+import type { EmbeddingModel, ModelEntry } from '@lookalike/models';
 import { EmbedderModelError } from './errors';
 
 /** The model as the inference sessions load it: original graph plus an embedding output. */
@@ -508,4 +508,22 @@ export function joinPreparedModels(parts: readonly EnsemblePart[]): PreparedMode
     featureTensor: parts.map((p) => p.prepared.featureTensor).join(', '),
     featurePooled: first.prepared.featurePooled,
   };
+}
+
+/**
+ * The graph an embedding model runs: a single model prepared as it is, an ensemble's members prepared
+ * and joined. `files` are the members' verified ONNX bytes, in member order.
+ */
+export function prepareEmbeddingModel(model: EmbeddingModel, files: readonly Uint8Array[]): PreparedModel {
+  if (files.length !== model.members.length)
+    throw new EmbedderModelError(
+      `${model.name} has ${model.members.length} model files, got ${files.length}`,
+    );
+  const parts = model.members.map(({ entry, weight }, i) => ({
+    name: entry.name,
+    weight,
+    prepared: prepareModel(files[i] as Uint8Array, entry),
+  }));
+  const only = parts[0];
+  return parts.length === 1 && only && only.weight === 1 ? only.prepared : joinPreparedModels(parts);
 }
