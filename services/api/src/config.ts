@@ -86,8 +86,9 @@ const apiEnvSchema = z.object({
   /** How often the snapshot reader looks for a newer published snapshot. */
   RELOAD_POLL_MS: envFields.int(1000, 50, 600_000),
   /**
-   * After a snapshot swap, wait this long for requests on the replaced one to finish, then run one
-   * major GC so its memory is returned (see replaced-snapshot-collector.ts); 0 = leave it to V8.
+   * After a snapshot swap, wait this long for requests on the replaced one to finish, then run two
+   * major GCs this far apart so its memory is returned (see replaced-snapshot-collector.ts); 0 = leave
+   * it to V8.
    */
   GC_AFTER_SWAP_MS: envFields.int(5000, 0, 600_000),
   /**

@@ -19,15 +19,18 @@ export function exposeMajorGc(): MajorGc | null {
 }
 
 /**
- * Frees a replaced snapshot promptly. Its vectors and FAISS index (about 0.5 GB at 50k items) are
- * garbage once the requests still using it finish, but V8 reclaims such external memory only at its
- * next major GC — which a quiet server may not run for a long while, so it kept two snapshots' worth
- * of memory after every reload (measured by `pnpm bench reload`). After each swap, once in-flight
- * requests have had `delayMs` to finish, this asks V8 for one concurrent major GC; swaps in quick
- * succession share one.
+ * Frees a replaced snapshot promptly. Its vectors and FAISS index (about 0.9 GB at 50k items with the
+ * default model) are garbage once the requests still using it finish, but V8 reclaims such external
+ * memory only at its next major GC — which a quiet server may not run for a long while, so it kept two
+ * snapshots' worth of memory after every reload (measured by `pnpm bench reload`). After each swap, once
+ * in-flight requests have had `delayMs` to finish, this asks V8 for a concurrent major GC, and for a
+ * second one `delayMs` later: native wrappers (the FAISS index) are released by weak callbacks that run
+ * during the first collection, and what they held becomes collectable only in the next one (one GC left
+ * a snapshot's worth behind in about one reload benchmark run in three). Swaps in quick succession
+ * share one pair.
  */
 export class ReplacedSnapshotCollector {
-  private timer: NodeJS.Timeout | null = null;
+  private timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly gc: MajorGc,
@@ -36,17 +39,17 @@ export class ReplacedSnapshotCollector {
 
   /** Call on every snapshot swap. */
   swapped(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.gc({ type: 'major', execution: 'async' });
-    }, this.delayMs);
-    // Never the reason the process stays up.
-    this.timer.unref();
+    this.close();
+    this.timers = [1, 2].map((n) => {
+      const timer = setTimeout(() => void this.gc({ type: 'major', execution: 'async' }), n * this.delayMs);
+      // Never the reason the process stays up.
+      timer.unref();
+      return timer;
+    });
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
   }
 }

@@ -3,7 +3,7 @@ import { ReplacedSnapshotCollector, exposeMajorGc, type MajorGc } from '../src/r
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('ReplacedSnapshotCollector', () => {
-  test('one concurrent major GC after the last of several quick swaps, once the delay has passed', async () => {
+  test('a pair of concurrent major GCs after the last of several quick swaps, once the delay has passed', async () => {
     const calls: unknown[] = [];
     const collector = new ReplacedSnapshotCollector((options) => calls.push(options), 60);
     collector.swapped();
@@ -12,12 +12,17 @@ describe('ReplacedSnapshotCollector', () => {
     collector.swapped();
     await sleep(30);
     expect(calls).toEqual([]); // requests on the replaced snapshot get their time first
-    await sleep(80);
+    await sleep(50);
     expect(calls).toEqual([{ type: 'major', execution: 'async' }]);
+    await sleep(60);
+    expect(calls).toEqual([
+      { type: 'major', execution: 'async' },
+      { type: 'major', execution: 'async' },
+    ]);
     collector.swapped();
     collector.close();
-    await sleep(100);
-    expect(calls).toHaveLength(1);
+    await sleep(150);
+    expect(calls).toHaveLength(2);
   });
 
   test('V8 exposes a collector that reclaims an unreachable large buffer', async () => {
