@@ -12,6 +12,7 @@ import { processUpsert } from '../src/processors/upsert';
 import { DebouncedPublisher } from '../src/publisher';
 import type { CatalogueItem, ImageEmbedder, SnapshotStore } from '../src/ports';
 import { BlobStore, SOURCE_METADATA_KEY } from '../src/source-ref';
+import { ThumbnailStore } from '../src/thumbnails';
 import {
   SAMPLE_IDS,
   jobContext,
@@ -308,12 +309,18 @@ describe('processors on the real image source, embedder and index store', () => 
     const waitingDelete = await processDelete([SAMPLE_IDS[0]!], jobContext(), deps());
     expect(waitingDelete).toMatchObject({ kind: 'defer' });
     counting.calls = 0;
-    const outcome = await processReindex(jobContext(), deps());
+    const thumbnails = new ThumbnailStore(dataDir);
+    const photo = readFileSync(path.join(sampleImagesDir, `${SAMPLE_IDS[0]}.jpg`));
+    for (const id of [...SAMPLE_IDS.slice(0, 3), 'vanishing']) await thumbnails.put(id, photo);
+    const outcome = await processReindex(jobContext(), { ...deps(), thumbnails });
     expect(outcome.kind).toBe('done');
     expect(outcome.result.indexed.sort()).toEqual(SAMPLE_IDS.slice(0, 3).sort());
     expect(outcome.result.failed).toEqual([
       expect.objectContaining({ id: 'vanishing', code: 'SOURCE_NOT_FOUND' }),
     ]);
+    // The dropped item's thumbnail went with it; the re-embedded items keep theirs.
+    expect(await thumbnails.has('vanishing')).toBe(false);
+    for (const id of SAMPLE_IDS.slice(0, 3)) expect(await thumbnails.has(id)).toBe(true);
     const after = await store.latest();
     expect(after?.count).toBe(3);
     expect(after?.get('vanishing')).toBeUndefined();

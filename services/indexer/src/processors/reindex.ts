@@ -9,6 +9,7 @@ import type {
   StoredItem,
 } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
+import type { ThumbnailStore } from '../thumbnails';
 import { decodeSource, loadableRef, SOURCE_METADATA_KEY, type BlobStore } from '../source-ref';
 import {
   emptyResult,
@@ -30,6 +31,8 @@ export interface ReindexDeps {
   itemConcurrency: number;
   /** Unreferenced upload blobs older than this are removed after a reindex. */
   blobGraceMs?: number;
+  /** Thumbnails of items a model-change reindex drops are removed (none in tests that do not care). */
+  thumbnails?: Pick<ThumbnailStore, 'remove'>;
 }
 
 /** Rounds of catching up with items changed while a model-change reindex ran. */
@@ -181,12 +184,28 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
   }
   result.indexed = change.upserts.map((u) => u.id);
   result.failed = [...work.permanent.values()];
+  // After a model change, items that could not be re-embedded left the index: so do their thumbnails.
+  if (modelChanged) await removeThumbnailsOfDropped(context, deps, [...work.permanent.keys()]);
   await collectBlobs(context, deps);
   context.logger.info(
     { indexed: result.indexed.length, failed: result.failed.length, version: result.version, modelChanged },
     'reindex done',
   );
   return { kind: 'done', result };
+}
+
+/** Removes the thumbnails of `ids` that the newest snapshot does not hold (an upsert may have re-added one). */
+async function removeThumbnailsOfDropped(
+  context: JobContext,
+  deps: ReindexDeps,
+  ids: string[],
+): Promise<void> {
+  if (!deps.thumbnails || ids.length === 0) return;
+  const after = await deps.store.latest();
+  const gone = ids.filter((id) => !after?.get(id));
+  await deps.thumbnails
+    .remove(gone)
+    .catch((err: unknown) => context.logger.warn({ err }, 'thumbnails not removed'));
 }
 
 /** Removes uploaded image bytes that no item of the newest snapshot refers to any more. */
