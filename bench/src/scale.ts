@@ -1,4 +1,4 @@
-import { Index, IndexFlatIP, MetricType } from 'faiss-node';
+import { Index, MetricType, knnInnerProduct } from 'faiss-node';
 import { applyFaissThreading } from '@lookalike/index-store';
 import { ClusteredVectors, defaultModelIdentity, percentile, round } from './common';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
@@ -18,21 +18,18 @@ import type { BenchContext, BenchSuite, BenchTable } from './types';
 const K = 10;
 const LOOKS_PER_ITEM = 1 / 50;
 
-function flatIndex(vectors: Float32Array, dimension: number): IndexFlatIP {
-  const index = new IndexFlatIP(dimension);
-  const chunk = 8192 * dimension;
-  for (let offset = 0; offset < vectors.length; offset += chunk)
-    index.add(vectors.subarray(offset, Math.min(vectors.length, offset + chunk)));
-  return index;
-}
-
-function timeQueries(index: Index, queries: Float32Array, dimension: number): number[] {
+/** Single-query latencies of `search` over `queries` (after one warm-up query). */
+function timeQueries(
+  search: (query: Float32Array) => unknown,
+  queries: Float32Array,
+  dimension: number,
+): number[] {
   const count = queries.length / dimension;
-  index.search(queries.subarray(0, dimension), K); // warm-up
+  search(queries.subarray(0, dimension)); // warm-up
   const samples: number[] = [];
   for (let q = 0; q < count; q++) {
     const t0 = performance.now();
-    index.search(queries.subarray(q * dimension, (q + 1) * dimension), K);
+    search(queries.subarray(q * dimension, (q + 1) * dimension));
     samples.push(performance.now() - t0);
   }
   return samples;
@@ -58,7 +55,6 @@ interface FlatPoint {
   p50: number;
   p99: number;
   vectorsMiB: number;
-  faissMiB: number;
 }
 
 interface IvfPoint {
@@ -101,23 +97,24 @@ export const scaleSuite: BenchSuite = {
     for (const items of sizes) {
       context.log(`scale: ${items} clustered vectors, flat search`);
       let vectors: Float32Array | null = space.sample(items, 0x5eed);
-      // The JS copy is exactly its bytes (RSS deltas would miss memory reused from the previous size);
-      // FAISS's copy is fresh native memory, so the RSS delta measures it.
+      // The snapshot's flat search: faiss's exact scan on the vectors where they are (knnInnerProduct,
+      // what Snapshot.search runs), so their bytes are all the memory it needs.
       const vectorsMiB = vectors.byteLength / 2 ** 20;
-      const afterVectors = rssMiB();
-      let index: IndexFlatIP | null = flatIndex(vectors, dimension);
-      const afterFaiss = rssMiB();
-      const samples = timeQueries(index, queries, dimension);
+      const flatVectors = vectors;
+      const samples = timeQueries(
+        (query) => knnInnerProduct(query, flatVectors, dimension, K),
+        queries,
+        dimension,
+      );
       flat.push({
         items,
         p50: percentile(samples, 50),
         p99: percentile(samples, 99),
         vectorsMiB,
-        faissMiB: afterFaiss - afterVectors,
       });
       if (items === ivfItems) {
         // Ground truth: exact top-k of every query (one batched flat search).
-        const truth = index.search(queries, K).labels;
+        const truth = Array.from(knnInnerProduct(queries, vectors, dimension, K).labels);
         context.log(`scale: IVF${nlist},Flat over ${items} items (train + add)`);
         const ivfIndex = Index.fromFactory(dimension, `IVF${nlist},Flat`, MetricType.METRIC_INNER_PRODUCT);
         const trainCount = Math.min(items, nlist * 40);
@@ -143,7 +140,7 @@ export const scaleSuite: BenchSuite = {
             const expected = new Set(truth.slice(q * K, (q + 1) * K));
             for (const label of found.slice(q * K, (q + 1) * K)) if (expected.has(label)) hits++;
           }
-          const ivfSamples = timeQueries(ivfIndex, queries, dimension);
+          const ivfSamples = timeQueries((query) => ivfIndex.search(query, K), queries, dimension);
           const p50 = percentile(ivfSamples, 50);
           ivf.push({
             nprobe,
@@ -154,7 +151,6 @@ export const scaleSuite: BenchSuite = {
           });
         }
       }
-      index = null;
       vectors = null;
       // Let the next size start from a clean heap (the faiss-node patch reports native memory to V8).
       (globalThis as { gc?: () => void }).gc?.();
@@ -165,9 +161,8 @@ export const scaleSuite: BenchSuite = {
     const million = 1_000_000;
     const flatAt1M = flat.find((p) => p.items === million)?.p50 ?? line.a + line.b * million;
     const bytesPerItem = (flat.at(-1) as FlatPoint).vectorsMiB / largest;
-    const faissPerItem = (flat.at(-1) as FlatPoint).faissMiB / largest;
-    // The API holds each vector twice (JS copy for by-id / filters / collapse + FAISS's own).
-    const apiMiBAt1M = (bytesPerItem + faissPerItem) * million;
+    // The API holds each vector once (searched in place; by-id, filtered scans and collapse read it too).
+    const apiMiBAt1M = bytesPerItem * million;
     const chosen = ivf.find((p) => p.recall >= 0.95) ?? ivf.at(-1);
     // IVF at 1M: lists grow with √n (nlist ×√(1M/n), a power of two); the same nprobe then scans
     // nprobe lists of ~1M/nlist items plus the nlist centroids, each vector at the flat per-item cost.
@@ -181,16 +176,9 @@ export const scaleSuite: BenchSuite = {
 
     const flatTable: BenchTable = {
       title: `Flat inner-product search as the catalogue grows (d=${dimension}, k=${K}, single queries)`,
-      columns: ['items', 'p50 ms', 'p99 ms', 'JS vectors MiB', 'FAISS MiB', 'measured / extrapolated'],
+      columns: ['items', 'p50 ms', 'p99 ms', 'vectors MiB', 'measured / extrapolated'],
       rows: [
-        ...flat.map((p) => [
-          p.items,
-          round(p.p50, 1),
-          round(p.p99, 1),
-          round(p.vectorsMiB, 0),
-          round(p.faissMiB, 0),
-          'measured',
-        ]),
+        ...flat.map((p) => [p.items, round(p.p50, 1), round(p.p99, 1), round(p.vectorsMiB, 0), 'measured']),
         ...(flat.some((p) => p.items === million)
           ? []
           : [
@@ -199,13 +187,12 @@ export const scaleSuite: BenchSuite = {
                 round(flatAt1M, 0),
                 '',
                 round(bytesPerItem * million, 0),
-                round(faissPerItem * million, 0),
                 `extrapolated: ${round(line.b * 1e5, 1)} ms per 100k items + ${round(line.a, 1)} ms`,
               ],
             ]),
       ],
       notes: [
-        `API memory for vectors at 1M ≈ ${round(apiMiBAt1M / 1024, 1)} GiB (each vector held twice: the JS copy serves by-id, filtered scans and collapse; FAISS keeps its own). ` +
+        `API memory for vectors at 1M ≈ ${round(apiMiBAt1M / 1024, 1)} GiB (each vector held once: faiss scans the snapshot's own Float32Array in place). ` +
           'Metadata and the id map come on top (see the HTTP suite’s RSS at 50k).',
         `${queryCount} queries per size, new items from the same clustered distribution.`,
       ],

@@ -441,7 +441,7 @@ export const searchSuite: BenchSuite = {
         'items',
         'publish ms (build, write, fsync, switch)',
         'longest event-loop stall ms',
-        'reader load ms (read, verify sha256, FAISS)',
+        'reader load ms (read, verify sha256)',
         'longest event-loop stall ms',
       ],
       rows: results.map((r) => [

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, promises as fsp, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { Index, IndexFlatIP } from 'faiss-node';
+import { Index } from 'faiss-node';
 import { applySearchParameters, hashAndSyncFile, type SearchParameters } from './ann';
 import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from './errors';
 import {
@@ -30,7 +30,7 @@ export interface LoadOptions {
   expectedManifestSha256?: string;
   /** Reject the snapshot unless its model (id, sha256, dimension) is this one. */
   expectedModel?: ModelIdentity;
-  /** Load the FAISS index now (readers); otherwise it is built from the vectors on first search. */
+  /** Load the approximate index (`manifest.ann`) now (readers); the flat vectors need no FAISS index. */
   loadFaiss: boolean;
   /** Build the filter index now. */
   eager: boolean;
@@ -99,10 +99,9 @@ export async function loadSnapshot(
     const attachments = new Map<string, Uint8Array>();
     for (const name of manifest.attachments)
       attachments.set(name, await readVerified(dir, attachmentPath(name), manifest, slicer));
-    let faissShards: IndexFlatIP[] | undefined;
     let ann: { index: Index; factory: string } | undefined;
     if (options.loadFaiss && manifest.ann) {
-      // The approximate index replaces the flat shards for searching: they are not loaded into FAISS.
+      // The approximate index is searched instead of the flat vectors.
       const { file, factory, parameters } = manifest.ann;
       const expected = manifest.files[file];
       const actual = await hashAndSyncFile(path.join(dir, file)).catch((err: unknown) => {
@@ -115,18 +114,6 @@ export async function loadSnapshot(
         throw corrupt(version, `${file} does not hold the snapshot's ${manifest.count} vectors`);
       applySearchParameters(index, { ...parameters, ...(options.searchParameters ?? {}) }, factory);
       ann = { index, factory };
-    } else if (options.loadFaiss) {
-      // FAISS reads the shard files just verified: one native read each (tens of ms), far faster than
-      // re-adding floats from JS, with the event loop free between shards.
-      faissShards = [];
-      for (let shard = 0; shard < shardCount(manifest.count, manifest.shardSize); shard++) {
-        const index = IndexFlatIP.read(path.join(dir, indexShardFile(shard)));
-        const expected = Math.min(manifest.shardSize, manifest.count - shard * manifest.shardSize);
-        if (index.ntotal() !== expected || index.getDimension() !== manifest.dimension)
-          throw new Error(`FAISS shard ${shard} does not hold the verified vectors`);
-        faissShards.push(index);
-        await slicer.maybeYield();
-      }
     }
     return await SnapshotImpl.create(
       {
@@ -139,7 +126,7 @@ export async function loadSnapshot(
         vectors,
         attachments,
       },
-      { ...(faissShards ? { faissShards } : {}), ...(ann ? { ann } : {}), eager: options.eager, slicer },
+      { ...(ann ? { ann } : {}), eager: options.eager, slicer },
     );
   } catch (err) {
     if (err instanceof SnapshotCorruptError) throw err;

@@ -1,11 +1,10 @@
-import { IndexFlatIP, type Index } from 'faiss-node';
+import { knnInnerProduct, type Index } from 'faiss-node';
 import { applyFaissThreading } from './ann';
 
 // Process-wide, before any search: every faiss call of this process (writers' in-memory snapshots,
 // readers, a bench's bare index) then sums in the same order, so their scores agree to the bit.
 applyFaissThreading();
 import { InvalidQueryError, ItemNotFoundError } from './errors';
-import { encodeFaissHeader } from './format';
 import { WorkSlicer } from './fsutil';
 import type {
   Filter,
@@ -39,7 +38,7 @@ export interface SnapshotParts {
   builtAt: string;
   basedOn: number | null;
   model: ModelIdentity;
-  /** Vectors per FAISS shard. */
+  /** Vectors per shard file (the on-disk layout; searches run over all vectors at once). */
   shardSize: number;
   /** Index order; frozen. */
   items: StoredItem[];
@@ -49,8 +48,6 @@ export interface SnapshotParts {
 }
 
 export interface SnapshotBuildOptions {
-  /** FAISS shards already holding exactly `vectors` (the reader loads them from the shard files). */
-  faissShards?: IndexFlatIP[];
   /** Build the filter index now (readers) rather than on the first filtered query (writers). */
   eager?: boolean;
   /** An approximate index over the same vectors (labels = positions), searched instead of the shards. */
@@ -59,17 +56,9 @@ export interface SnapshotBuildOptions {
   slicer?: WorkSlicer;
 }
 
-/** Builds an IndexFlatIP from in-memory vectors through FAISS's own reader (no per-float JS calls). */
-export function faissIndexFromVectors(vectors: Float32Array, dimension: number): IndexFlatIP {
-  const count = vectors.length / dimension;
-  if (count === 0) return new IndexFlatIP(dimension);
-  const payload = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
-  return IndexFlatIP.fromBuffer(Buffer.concat([encodeFaissHeader(dimension, count), payload]));
-}
-
 interface FaissResult {
-  distances: number[];
-  labels: number[];
+  distances: ArrayLike<number>;
+  labels: ArrayLike<number>;
 }
 
 /** A validated query and how it is answered (see SnapshotImpl.plan). */
@@ -193,7 +182,6 @@ export class SnapshotImpl implements Snapshot {
   private readonly positions: Map<string, number>;
   private readonly attachmentFiles: Map<string, Uint8Array>;
   private readonly shardSize: number;
-  private faissShards: IndexFlatIP[] | null;
   private readonly ann: { index: Index; factory: string } | null;
   private filterIndex: Map<string, Map<string, Int32Array>> | null = null;
   private fieldsCache: Record<string, string[]> | null = null;
@@ -201,7 +189,6 @@ export class SnapshotImpl implements Snapshot {
   private constructor(
     parts: SnapshotParts,
     positions: Map<string, number>,
-    faissShards: IndexFlatIP[] | null,
     ann: { index: Index; factory: string } | null,
   ) {
     this.version = parts.version;
@@ -215,7 +202,6 @@ export class SnapshotImpl implements Snapshot {
     this.positions = positions;
     this.attachmentFiles = parts.attachments;
     this.shardSize = parts.shardSize;
-    this.faissShards = faissShards;
     this.ann = ann;
   }
 
@@ -239,9 +225,7 @@ export class SnapshotImpl implements Snapshot {
       positions.set(id, i);
       if ((i & 1023) === 1023) await slicer.maybeYield();
     }
-    if (options.faissShards && options.faissShards.length !== Math.ceil(items.length / parts.shardSize))
-      throw new Error('FAISS shards do not match the items');
-    const snapshot = new SnapshotImpl(parts, positions, options.faissShards ?? null, options.ann ?? null);
+    const snapshot = new SnapshotImpl(parts, positions, options.ann ?? null);
     if (options.eager) await snapshot.buildFilterIndex(slicer);
     return snapshot;
   }
@@ -378,68 +362,22 @@ export class SnapshotImpl implements Snapshot {
     return fields;
   }
 
-  /** The FAISS shards, built from the in-memory vectors on first use when the loader supplied none. */
-  private shards(): IndexFlatIP[] {
-    if (!this.faissShards) {
-      const shards: IndexFlatIP[] = [];
-      for (let first = 0; first < this.count; first += this.shardSize) {
-        const end = Math.min(this.count, first + this.shardSize);
-        shards.push(
-          faissIndexFromVectors(
-            this.vectors.subarray(first * this.dimension, end * this.dimension),
-            this.dimension,
-          ),
-        );
-      }
-      this.faissShards = shards;
-    }
-    return this.faissShards;
-  }
-
   /**
-   * Top `k` of each query (`queries` holds n × dimension floats) over all shards, best first; labels
-   * are positions in the snapshot. One FAISS call per shard for all n queries.
+   * Top `k` of each query (`queries` holds n × dimension floats), best first; labels are positions in
+   * the snapshot. One FAISS call for all n queries: the approximate index when there is one, else
+   * faiss's exact inner-product scan run directly on the snapshot's own vectors (`knnInnerProduct`,
+   * the routine IndexFlatIP.search runs), so they are held once, not copied into FAISS too.
    */
   private faissSearch(queries: Float32Array, k: number): FaissResult[] {
     const n = queries.length / this.dimension;
-    const split = (result: FaissResult, depth: number): FaissResult[] =>
-      Array.from({ length: n }, (_, q) => ({
-        distances: result.distances.slice(q * depth, (q + 1) * depth),
-        labels: result.labels.slice(q * depth, (q + 1) * depth),
-      }));
-    if (this.ann) {
-      const depth = Math.min(k, this.count);
-      return split(this.ann.index.search(queries, depth), depth);
-    }
-    const shards = this.shards();
-    if (shards.length === 1) return split((shards[0] as IndexFlatIP).search(queries, k), k);
-    const merged = Array.from({ length: n }, () => ({ distances: [] as number[], labels: [] as number[] }));
-    shards.forEach((shard, s) => {
-      const offset = s * this.shardSize;
-      const depth = Math.min(k, shard.ntotal());
-      const result = shard.search(queries, depth);
-      merged.forEach((into, q) => {
-        for (let i = q * depth; i < (q + 1) * depth; i++) {
-          const label = result.labels[i] as number;
-          if (label < 0) break;
-          into.labels.push(label + offset);
-          into.distances.push(result.distances[i] as number);
-        }
-      });
-    });
-    return merged.map(({ distances, labels }) => {
-      const order = Array.from(labels.keys())
-        .sort(
-          (a, b) =>
-            (distances[b] as number) - (distances[a] as number) ||
-            (labels[a] as number) - (labels[b] as number),
-        )
-        .slice(0, k);
-      return {
-        distances: order.map((i) => distances[i] as number),
-        labels: order.map((i) => labels[i] as number),
-      };
-    });
+    const depth = Math.min(k, this.count);
+    const result = this.ann
+      ? this.ann.index.search(queries, depth)
+      : knnInnerProduct(queries, this.vectors, this.dimension, depth);
+    return Array.from({ length: n }, (_, q) => ({
+      distances: result.distances.slice(q * depth, (q + 1) * depth),
+      labels: result.labels.slice(q * depth, (q + 1) * depth),
+    }));
   }
 
   private searchFrom(plan: QueryPlan): SearchHit[] {

@@ -86,8 +86,8 @@ describe('snapshot search (real faiss, real files)', () => {
   });
 
   it.each([
-    ['one FAISS shard', undefined],
-    ['three FAISS shards', 700],
+    ['one shard file', undefined],
+    ['three shard files', 700],
   ])(
     'matches bare faiss on unfiltered search and excludes the item itself by id (%s)',
     async (_name, shardSize) => {
@@ -96,7 +96,8 @@ describe('snapshot search (real faiss, real files)', () => {
       const writer = await SnapshotWriter.open({ dataDir: data.dir, model: modelOf(dimension), shardSize });
       const vectors = Array.from({ length: 2000 }, () => unitVector(random, dimension));
       await writer.publish({ upserts: vectors.map((v, i) => item(`p${i}`, v)), deletes: [] });
-      // The reader's snapshot (FAISS shards read from the files) and the writer's (built in memory).
+      // The reader's snapshot (vectors read from the shard files) and the writer's (in memory); both
+      // search their own vectors in place with faiss's exact scan, never a copy in an IndexFlatIP.
       const reader = await SnapshotReader.open({ dataDir: data.dir });
       const snapshot = reader.current() as Snapshot;
       await reader.close();
