@@ -181,7 +181,6 @@ export class SnapshotImpl implements Snapshot {
   readonly vectors: Float32Array;
   private readonly positions: Map<string, number>;
   private readonly attachmentFiles: Map<string, Uint8Array>;
-  private readonly shardSize: number;
   private readonly ann: { index: Index; factory: string } | null;
   private filterIndex: Map<string, Map<string, Int32Array>> | null = null;
   private fieldsCache: Record<string, string[]> | null = null;
@@ -201,7 +200,6 @@ export class SnapshotImpl implements Snapshot {
     this.vectors = parts.vectors;
     this.positions = positions;
     this.attachmentFiles = parts.attachments;
-    this.shardSize = parts.shardSize;
     this.ann = ann;
   }
 
