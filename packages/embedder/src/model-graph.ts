@@ -267,6 +267,12 @@ function patchBatch(graph: onnx.IGraphProto, index: GraphIndex): number {
   return patched;
 }
 
+/** The input's batch dimension: its symbolic name, its fixed size, or BATCH_DIM when unstated. */
+function batchDimOf(input: onnx.IValueInfoProto): number | string {
+  const dim = input.type?.tensorType?.shape?.dim?.[0];
+  return dim?.dimParam ? dim.dimParam : int(dim?.dimValue) || BATCH_DIM;
+}
+
 function uniqueName(index: GraphIndex, wanted: string): string {
   let name = wanted;
   for (let i = 1; index.producer.has(name) || index.initializers.has(name); i++) name = `${wanted}_${i}`;
@@ -357,10 +363,7 @@ export function prepareModel(original: Uint8Array, entry: ModelEntry): PreparedM
     patchBatch(graph, index);
     batchCapable = true;
   }
-  const batchDim = input.type?.tensorType?.shape?.dim?.[0];
-  const batch: number | string = batchDim?.dimParam
-    ? batchDim.dimParam
-    : int(batchDim?.dimValue) || BATCH_DIM;
+  const batch = batchDimOf(input);
   if (typeof batch === 'number' && batch === 1) batchCapable = false;
   // The feature dimension is left symbolic: the embedder checks it against the registry on a probe
   // run and reports a precise error instead of a runtime shape warning.
@@ -478,10 +481,7 @@ export function joinPreparedModels(parts: readonly EnsemblePart[]): PreparedMode
   const classifier = (baseGraph.output ?? []).find((o) => o.name === first.prepared.classifierOutput);
   if (!input || !classifier)
     throw new EmbedderModelError(`${first.name}: prepared graph lost its input or output`);
-  const batchDim = input.type?.tensorType?.shape?.dim?.[0];
-  const batch: number | string = batchDim?.dimParam
-    ? batchDim.dimParam
-    : int(batchDim?.dimValue) || BATCH_DIM;
+  const batch = batchDimOf(input);
   const joined = onnx.ModelProto.create({
     irVersion,
     producerName: 'lookalike ensemble',

@@ -192,22 +192,23 @@ interface RankingPlan {
   finish(hits: SearchHit[]): RankedHit[];
 }
 
-function planByImage(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): RankingPlan {
+/** The snapshot's ranker widens the plain search and re-ranks its hits; without one, hits stay as they are. */
+function planWith(
+  snapshot: QuerySnapshot,
+  options: SearchOptions,
+  rerank: (ranker: LearnedRanker, hits: SearchHit[]) => RankedHit[],
+): RankingPlan {
   const ranker = LearnedRanker.forSnapshot(snapshot);
   if (!ranker) return { candidates: options, finish: plain };
-  return {
-    candidates: ranker.candidateOptions(options),
-    finish: (hits) => ranker.rerankQuery(hits, query, options.k),
-  };
+  return { candidates: ranker.candidateOptions(options), finish: (hits) => rerank(ranker, hits) };
+}
+
+function planByImage(snapshot: QuerySnapshot, query: RankingQuery, options: SearchOptions): RankingPlan {
+  return planWith(snapshot, options, (ranker, hits) => ranker.rerankQuery(hits, query, options.k));
 }
 
 function planById(snapshot: QuerySnapshot, id: string, options: SearchOptions): RankingPlan {
-  const ranker = LearnedRanker.forSnapshot(snapshot);
-  if (!ranker) return { candidates: options, finish: plain };
-  return {
-    candidates: ranker.candidateOptions(options),
-    finish: (hits) => ranker.rerankById(snapshot, id, hits, options.k),
-  };
+  return planWith(snapshot, options, (ranker, hits) => ranker.rerankById(snapshot, id, hits, options.k));
 }
 
 /** Search by image with the snapshot's learned ranking, or plain nearest neighbours without one. */

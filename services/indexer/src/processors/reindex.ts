@@ -184,9 +184,10 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
   }
   result.indexed = change.upserts.map((u) => u.id);
   result.failed = [...work.permanent.values()];
+  const after = await deps.store.latest();
   // After a model change, items that could not be re-embedded left the index: so do their thumbnails.
-  if (modelChanged) await removeThumbnailsOfDropped(context, deps, [...work.permanent.keys()]);
-  await collectBlobs(context, deps);
+  if (modelChanged) await removeThumbnailsOfDropped(context, deps, after, [...work.permanent.keys()]);
+  await collectBlobs(context, deps, after);
   context.logger.info(
     { indexed: result.indexed.length, failed: result.failed.length, version: result.version, modelChanged },
     'reindex done',
@@ -198,19 +199,22 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
 async function removeThumbnailsOfDropped(
   context: JobContext,
   deps: ReindexDeps,
+  after: SnapshotView | null,
   ids: string[],
 ): Promise<void> {
   if (!deps.thumbnails || ids.length === 0) return;
-  const after = await deps.store.latest();
   const gone = ids.filter((id) => !after?.get(id));
   await deps.thumbnails
     .remove(gone)
     .catch((err: unknown) => context.logger.warn({ err }, 'thumbnails not removed'));
 }
 
-/** Removes uploaded image bytes that no item of the newest snapshot refers to any more. */
-async function collectBlobs(context: JobContext, deps: ReindexDeps): Promise<void> {
-  const after = await deps.store.latest();
+/** Removes uploaded image bytes that no item of the newest snapshot (`after`) refers to any more. */
+async function collectBlobs(
+  context: JobContext,
+  deps: ReindexDeps,
+  after: SnapshotView | null,
+): Promise<void> {
   if (!after) return;
   const referenced = new Set<string>();
   for (const id of after.ids()) {
