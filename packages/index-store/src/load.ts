@@ -21,7 +21,8 @@ import {
 } from './format';
 import { WorkSlicer, errorMessage, hashInSlices, isErrno } from './fsutil';
 import { SnapshotImpl } from './snapshot';
-import type { Metadata, ModelIdentity, StoredItem } from './types';
+import { isItemSource } from '@lookalike/contracts';
+import type { ItemSource, Metadata, ModelIdentity, StoredItem } from './types';
 
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -231,6 +232,34 @@ function isMetadata(value: unknown): value is Metadata {
   return true;
 }
 
+/**
+ * Snapshots written before items had a `source` field kept it in the metadata as `_source`
+ * (`url:<imageUrl>`, `path:<imagePath>` or `blob:<sha256>`): read such a record as if it had been
+ * written now, so the API never shows the bookkeeping and a reindex still finds the image.
+ */
+export function legacySource(metadata: Metadata): { metadata: Metadata; source: ItemSource | null } | null {
+  const value = metadata[LEGACY_SOURCE_KEY];
+  if (value === undefined) return null;
+  const { [LEGACY_SOURCE_KEY]: _legacy, ...rest } = metadata;
+  if (typeof value !== 'string') return { metadata: rest, source: null };
+  const colon = value.indexOf(':');
+  const kind = value.slice(0, colon);
+  const rest2 = value.slice(colon + 1);
+  const source: unknown =
+    colon < 0
+      ? null
+      : kind === 'url'
+        ? { imageUrl: rest2 }
+        : kind === 'path'
+          ? { imagePath: rest2 }
+          : kind === 'blob'
+            ? { blob: rest2 }
+            : null;
+  return { metadata: rest, source: isItemSource(source) ? source : null };
+}
+
+const LEGACY_SOURCE_KEY = '_source';
+
 async function readItems(dir: string, manifest: Manifest, slicer: WorkSlicer): Promise<StoredItem[]> {
   const data = await readVerified(dir, ITEMS_FILE, manifest, slicer);
   const items: StoredItem[] = new Array<StoredItem>(manifest.count);
@@ -245,16 +274,25 @@ async function readItems(dir: string, manifest: Manifest, slicer: WorkSlicer): P
     } catch {
       throw corrupt(manifest.version, `${ITEMS_FILE} line ${i + 1} is not JSON`);
     }
-    const { id, metadata, contentHash, indexedAt } = (record ?? {}) as Record<string, unknown>;
+    const { id, metadata, contentHash, indexedAt, source } = (record ?? {}) as Record<string, unknown>;
     if (
       typeof id !== 'string' ||
       id === '' ||
       !isMetadata(metadata) ||
       typeof contentHash !== 'string' ||
-      typeof indexedAt !== 'string'
+      typeof indexedAt !== 'string' ||
+      (source !== undefined && !isItemSource(source))
     )
       throw corrupt(manifest.version, `${ITEMS_FILE} line ${i + 1} is not an item record`);
-    items[i] = Object.freeze({ id, metadata: Object.freeze(metadata), contentHash, indexedAt });
+    const legacy = source === undefined ? legacySource(metadata) : null;
+    items[i] = Object.freeze({
+      id,
+      metadata: Object.freeze(legacy ? legacy.metadata : metadata),
+      contentHash,
+      indexedAt,
+      ...(source !== undefined ? { source: Object.freeze(source) } : {}),
+      ...(legacy?.source ? { source: Object.freeze(legacy.source) } : {}),
+    });
     start = end + 1;
     if ((i & 255) === 255) await slicer.maybeYield();
   }

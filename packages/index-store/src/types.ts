@@ -1,16 +1,25 @@
-/**
- * The model that produced a snapshot's vectors. Structurally identical to @lookalike/embedder's
- * ModelIdentity (declared here too so the two packages do not depend on each other).
- */
-export interface ModelIdentity {
-  id: string;
-  sha256: string;
-  dimension: number;
-}
+import type {
+  ItemSource,
+  Metadata,
+  ModelIdentity,
+  SearchHit,
+  SearchOptions,
+  SearchOutcome,
+  SearchRequest,
+} from '@lookalike/contracts';
 
-/** Flat item metadata: string or number values only. */
-export type Metadata = Record<string, string | number>;
+export type {
+  Filter,
+  ItemSource,
+  Metadata,
+  ModelIdentity,
+  SearchHit,
+  SearchOptions,
+  SearchOutcome,
+  SearchRequest,
+} from '@lookalike/contracts';
 
+/** One item of a change: what it is (id, metadata), its features, and where its image came from. */
 export interface ItemInput {
   id: string;
   /** L2-normalised embedding of `dimension` floats. */
@@ -18,44 +27,25 @@ export interface ItemInput {
   metadata: Metadata;
   /** Hash of the source image bytes, so the indexer can skip re-embedding unchanged items. */
   contentHash: string;
+  /** Where the image came from (kept with the item, so a reindex can re-embed it); omitted: unknown. */
+  source?: ItemSource;
+  /**
+   * The embedder's colour histogram of the same pixels: a feature for the learned ranking, which
+   * keeps it in its own attachment (the index store does not store it with the item).
+   */
+  colour?: Float32Array;
 }
 
 export interface StoredItem {
   id: string;
+  /** The caller's metadata, exactly as given (nothing internal is kept here). */
   metadata: Metadata;
   contentHash: string;
   /** When this item's current vector was published (ISO 8601). */
   indexedAt: string;
+  /** Where its image came from; absent for items published without one. Internal: not for clients. */
+  source?: ItemSource;
 }
-
-/**
- * Equality per field; an array means any of the values; fields are ANDed. Values compare as strings,
- * so a filter of "2012" matches metadata 2012 (filters usually arrive as query-string text).
- */
-export type Filter = Record<string, string | number | Array<string | number>>;
-
-export interface SearchOptions {
-  /** 1..100 */
-  k: number;
-  filter?: Filter;
-  /** Drop hits scoring below this inner product. */
-  minScore?: number;
-  /** Drop a hit whose cosine similarity to a better kept hit is at least this (0 < collapse ≤ 1). */
-  collapse?: number;
-}
-
-export interface SearchHit {
-  id: string;
-  score: number;
-  metadata: Metadata;
-}
-
-/** One query of a `searchMany` batch: by vector, or by the id of a stored item (excluded from its hits). */
-export type SearchRequest =
-  { vector: Float32Array; options: SearchOptions } | { id: string; options: SearchOptions };
-
-/** A batch query's answer: its hits, or the error `search` / `searchById` would have thrown for it. */
-export type SearchOutcome = { hits: SearchHit[] } | { error: Error };
 
 /** One immutable published version of the index, fully loaded in memory. */
 export interface Snapshot {

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from '@lookalike/config';
+import { METADATA_LIMITS, isItemSource } from '@lookalike/contracts';
 import {
   InvalidChangeError,
   ModelMismatchError,
@@ -108,8 +109,8 @@ export interface SnapshotWriterOptions {
 
 const VECTOR_WRITE_CHUNK = 8 * 1024 * 1024;
 const ITEMS_WRITE_CHUNK = 1024 * 1024;
-const MAX_METADATA_FIELDS = 64;
-const MAX_METADATA_STRING = 4096;
+const MAX_METADATA_FIELDS = METADATA_LIMITS.maxFields;
+const MAX_METADATA_STRING = METADATA_LIMITS.maxStringLength;
 const MAX_CONTENT_HASH = 256;
 /** Items copied between yields (at d=1280, ~10 MB of vectors: a few milliseconds). */
 const YIELD_EVERY = 2_000;
@@ -216,6 +217,8 @@ function itemProblem(item: ItemInput, dimension: number): string | null {
     if (!Number.isFinite(item.vector[j])) return 'vector holds a non-finite value';
   if (typeof item.contentHash !== 'string' || item.contentHash.length > MAX_CONTENT_HASH)
     return `contentHash must be a string of at most ${MAX_CONTENT_HASH} characters`;
+  if (item.source !== undefined && !isItemSource(item.source))
+    return 'source must be one of { imageUrl } / { imagePath } / { blob: sha256 }';
   const metadata: unknown = item.metadata;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
     return 'metadata must be an object';
@@ -549,6 +552,7 @@ export class SnapshotWriter {
         metadata: Object.freeze({ ...item.metadata }) as Metadata,
         contentHash: item.contentHash,
         indexedAt,
+        ...(item.source ? { source: Object.freeze({ ...item.source }) } : {}),
       });
 
     if (change.replaceAll) {
@@ -849,7 +853,7 @@ function* itemChunks(items: StoredItem[]): Generator<Uint8Array> {
   let size = 0;
   let emitted = 0;
   for (const item of items) {
-    const line = `${JSON.stringify({ id: item.id, metadata: item.metadata, contentHash: item.contentHash, indexedAt: item.indexedAt })}\n`;
+    const line = `${JSON.stringify({ id: item.id, metadata: item.metadata, contentHash: item.contentHash, indexedAt: item.indexedAt, ...(item.source ? { source: item.source } : {}) })}\n`;
     lines.push(line);
     size += line.length;
     if (size >= ITEMS_WRITE_CHUNK) {
