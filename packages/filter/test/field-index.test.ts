@@ -1,4 +1,4 @@
-import type { Metadata } from '@lookalike/contracts';
+import type { Filter, Metadata } from '@lookalike/contracts';
 import { FIELD_VALUES_CAP, FieldIndex, matchesFilter } from '@lookalike/filter';
 
 const items: Metadata[] = [
@@ -12,7 +12,7 @@ const index = FieldIndex.build((p) => items[p] as Metadata, items.length);
 
 describe('FieldIndex', () => {
   it('finds the positions matching a filter, ascending, as matchesFilter would', () => {
-    const filters = [
+    const filters: Filter[] = [
       { colour: 'Blue' },
       { colour: ['Red', 'Blue'], gender: 'Men' },
       { year: '2012' },
