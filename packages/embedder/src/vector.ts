@@ -1,11 +1,9 @@
+import { sameModel, type ModelIdentity } from '@lookalike/contracts';
 import { ModelMismatchError } from './errors';
 
-/** Which model made a vector. Two embeddings are comparable only when all three fields agree. */
-export interface ModelIdentity {
-  id: string;
-  sha256: string;
-  dimension: number;
-}
+// The identity type and its comparison live in @lookalike/contracts; re-exported for the embedder's
+// own modules and its public index.
+export { sameModel, type ModelIdentity };
 
 /** Cosine similarity in float64. Throws on a length mismatch; 0 when either vector is all zero. */
 export function cosine(a: Float32Array, b: Float32Array): number {
@@ -36,10 +34,6 @@ export function l2normalize(vector: Float32Array): Float32Array {
   const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = (vector[i] as number) / norm;
   return out;
-}
-
-export function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
-  return a.id === b.id && a.sha256 === b.sha256 && a.dimension === b.dimension;
 }
 
 /** Throws ModelMismatchError (MODEL_MISMATCH) unless `actual` was made by the `expected` model. */
