@@ -19,10 +19,10 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The demo page: a plain browser script served as is (no modules, no build step).
+    // The demo page: plain browser ES modules served as is (demo.js the entry, no build step).
     files: ['services/api/public/**/*.js'],
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: {
         window: 'readonly',
         document: 'readonly',

@@ -6,11 +6,28 @@ import type { FastifyPluginAsync } from 'fastify';
 /** services/api/public, from src/routes (tests) and dist/routes (the built service) alike. */
 export const DEMO_DIR = path.resolve(__dirname, '../../public');
 
-/** URL → file of the demo page; plain HTML, CSS and JS, no build step. */
+const HTML = 'text/html; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const JS = 'text/javascript; charset=utf-8';
+
+/**
+ * URL → file of the demo page; plain HTML, CSS and JS, no build step. index.html loads the style
+ * sheets in this order; the scripts are ES modules, demo.js the entry that imports the others.
+ */
 const DEMO_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/demo/demo.css': { file: 'demo.css', type: 'text/css; charset=utf-8' },
-  '/demo/demo.js': { file: 'demo.js', type: 'text/javascript; charset=utf-8' },
+  '/': { file: 'index.html', type: HTML },
+  '/demo/demo.css': { file: 'demo.css', type: CSS },
+  '/demo/controls.css': { file: 'controls.css', type: CSS },
+  '/demo/filters.css': { file: 'filters.css', type: CSS },
+  '/demo/results.css': { file: 'results.css', type: CSS },
+  '/demo/demo.js': { file: 'demo.js', type: JS },
+  '/demo/page.js': { file: 'page.js', type: JS },
+  '/demo/api.js': { file: 'api.js', type: JS },
+  '/demo/filters.js': { file: 'filters.js', type: JS },
+  '/demo/cards.js': { file: 'cards.js', type: JS },
+  '/demo/views.js': { file: 'views.js', type: JS },
+  '/demo/queries.js': { file: 'queries.js', type: JS },
+  '/demo/photo-input.js': { file: 'photo-input.js', type: JS },
 };
 
 /**
@@ -29,9 +46,9 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /**
- * The demo page at `/`: search by an uploaded photo or by a catalogue item, with filter chips. The
- * three files are read once at start (a few kB) and served from memory with an ETag; they are not
- * part of the API contract, so they stay out of the OpenAPI document.
+ * The demo page at `/`: search by an uploaded photo or by a catalogue item, with filter chips. Its
+ * files are read once at start (a few kB) and served from memory with an ETag; they are not part of
+ * the API contract, so they stay out of the OpenAPI document.
  */
 const demoRoutes: FastifyPluginAsync = async (app) => {
   for (const [url, { file, type }] of Object.entries(DEMO_FILES)) {
