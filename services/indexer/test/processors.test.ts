@@ -11,7 +11,8 @@ import { processReindex } from '../src/processors/reindex';
 import { processUpsert } from '../src/processors/upsert';
 import { DebouncedPublisher } from '../src/publisher';
 import type { CatalogueItem, ImageEmbedder, SnapshotStore } from '../src/ports';
-import { BlobStore, SOURCE_METADATA_KEY } from '../src/source-ref';
+import { contentHash } from '../src/hash';
+import { BlobStore } from '../src/source-ref';
 import { ThumbnailStore } from '../src/thumbnails';
 import {
   SAMPLE_IDS,
@@ -126,11 +127,9 @@ describe('processors on the real image source, embedder and index store', () => 
 
     const snapshot = await store.latest();
     expect(snapshot?.count).toBe(SAMPLE_IDS.length);
-    expect(snapshot?.get('10000')?.metadata).toEqual({
-      colour: 'blue',
-      n: 10000,
-      [SOURCE_METADATA_KEY]: 'path:10000.jpg',
-    });
+    // The caller's metadata exactly as given; where the image came from is the item's own field.
+    expect(snapshot?.get('10000')?.metadata).toEqual({ colour: 'blue', n: 10000 });
+    expect(snapshot?.get('10000')?.source).toEqual({ imagePath: '10000.jpg' });
 
     counting.calls = 0;
     const again = await processUpsert(pathItems(SAMPLE_IDS), jobContext(), deps());
@@ -166,7 +165,7 @@ describe('processors on the real image source, embedder and index store', () => 
       {
         id: 'reserved',
         imagePath: `${SAMPLE_IDS[6]}.jpg`,
-        metadata: { [SOURCE_METADATA_KEY]: 'url:https://x.test/' },
+        metadata: { _source: 'url:https://x.test/' },
       },
     ];
     const outcome = await processUpsert(items, jobContext(), deps(counters));
@@ -253,7 +252,9 @@ describe('processors on the real image source, embedder and index store', () => 
     );
     const before = await store.latest();
     const vectorBefore = before?.vectorOf('inline-item');
-    expect(before?.get('inline-item')?.metadata[SOURCE_METADATA_KEY]).toMatch(/^blob:[0-9a-f]{64}$/);
+    expect(before?.get('inline-item')?.source).toEqual({ blob: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(before?.get('inline-item')?.metadata).toEqual({});
+    expect(before?.get('url-item')?.source).toEqual({ imageUrl: server.url(`/photo/${SAMPLE_IDS[8]}.jpg`) });
     counting.calls = 0;
     const outcome = await processReindex(jobContext(), deps());
     expect(outcome.kind).toBe('done');
@@ -284,6 +285,55 @@ describe('processors on the real image source, embedder and index store', () => 
       expect.objectContaining({ id: 'vanishing', code: 'SOURCE_NOT_FOUND' }),
     ]);
     expect((await store.latest())?.get('vanishing')).toBeDefined();
+  });
+
+  it('reindexes items of a snapshot written when the source rode in the metadata as _source', async () => {
+    // A snapshot as the indexer wrote them before items had a `source` field.
+    const photo = readFileSync(path.join(catalogue.root, `${SAMPLE_IDS[0]}.jpg`));
+    const legacyMetadata = { colour: 'blue', _source: `path:${SAMPLE_IDS[0]}.jpg` };
+    const { vector } = await embedder.embed(photo);
+    await writer.publish({
+      upserts: [
+        {
+          id: 'legacy',
+          vector,
+          metadata: legacyMetadata,
+          contentHash: contentHash(photo, legacyMetadata, embedder.model),
+        },
+      ],
+      deletes: [],
+    });
+    await publisher.close();
+    await writer.close();
+    writer = await SnapshotWriter.open({ dataDir, model: embedder.model });
+    store = writer;
+    publisher = new DebouncedPublisher(store, { debounceMs: 50, maxChanges: 1000, coalesceMs: 10 });
+    const before = await store.latest();
+    expect(before?.get('legacy')).toMatchObject({
+      metadata: { colour: 'blue' },
+      source: { imagePath: `${SAMPLE_IDS[0]}.jpg` },
+    });
+
+    counting.calls = 0;
+    const outcome = await processReindex(jobContext(), deps());
+    expect(outcome).toMatchObject({ kind: 'done', result: { indexed: ['legacy'], failed: [] } });
+    expect(counting.calls).toBe(1);
+    const after = await store.latest();
+    expect(after?.get('legacy')).toMatchObject({
+      metadata: { colour: 'blue' },
+      source: { imagePath: `${SAMPLE_IDS[0]}.jpg` },
+      // Same bytes, metadata, source and model: the hash the old indexer computed.
+      contentHash: before?.get('legacy')?.contentHash,
+    });
+    // So re-importing the same item is recognised as unchanged, with nothing embedded.
+    counting.calls = 0;
+    const again = await processUpsert(
+      [{ id: 'legacy', imagePath: `${SAMPLE_IDS[0]}.jpg`, metadata: { colour: 'blue' } }],
+      jobContext(),
+      deps(),
+    );
+    expect(again).toMatchObject({ kind: 'done', result: { unchanged: ['legacy'], indexed: [] } });
+    expect(counting.calls).toBe(0);
   });
 
   it('replaces the whole snapshot after a model change, dropping items that cannot be re-embedded', async () => {
