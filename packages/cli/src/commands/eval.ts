@@ -1,17 +1,12 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import type { CliConfig } from '../config';
 import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
+import { positiveInteger } from '../options';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
 export { runEval } from '../evaluation/run';
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 export function evalCommand(getConfig: () => CliConfig): Command {
   return new Command('eval')
@@ -20,11 +15,11 @@ export function evalCommand(getConfig: () => CliConfig): Command {
         'against an index built from the others; baseline (plain embedding) beside the learned ranking',
     )
     .requiredOption('--catalogue <dir>', 'folder with styles.csv and images/<id>.jpg')
-    .option('--folds <n>', 'folds', positive, 5)
+    .option('--folds <n>', 'folds', positiveInteger, 5)
     .option('--json <file>', 'write the full report as JSON')
     .option('--report <file>', 'write the report as Markdown')
     .option('--sheet <file>', 'contact sheet PNG ("none" to skip)', '.data/eval/contact-sheet.png')
-    .option('--limit <n>', 'only the first n catalogue rows (quick runs)', positive)
+    .option('--limit <n>', 'only the first n catalogue rows (quick runs)', positiveInteger)
     .option('--csv <file>', 'catalogue CSV inside the folder', 'styles.csv')
     .option('--image-template <template>', 'image path per row, relative to the folder', 'images/{id}.jpg')
     .action(async (options: EvalOptions) => {

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { ImportInputError, readCatalogueCsv } from '../catalogue-import/csv';
 import { enqueueAll, summarise, waitForJobs, type ImportTotals } from '../catalogue-import/jobs';
 import { printTotals, progressBar } from '../catalogue-import/report';
 import type { CliConfig } from '../config';
+import { positiveInteger } from '../options';
 
 export {
   ImportInputError,
@@ -17,12 +18,6 @@ export {
   type CsvRow,
 } from '../catalogue-import/csv';
 export type { ImportTotals } from '../catalogue-import/jobs';
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 interface ImportOptions {
   csv: string;
@@ -61,13 +56,13 @@ export function importCommand(loadConfig: () => CliConfig): Command {
     .option(
       '--batch-size <n>',
       `items per job (at most ${MAX_ITEMS_PER_JOB})`,
-      parsePositiveInt,
+      positiveInteger,
       MAX_ITEMS_PER_JOB,
     )
-    .option('--limit <n>', 'only the first n rows', parsePositiveInt)
+    .option('--limit <n>', 'only the first n rows', positiveInteger)
     .option('--no-check', 'do not check that image files exist before enqueueing')
     .option('--wait', 'wait until every job is published; print totals; exit 1 if anything failed')
-    .option('--wait-timeout <seconds>', 'give up waiting after this long', parsePositiveInt, 3600)
+    .option('--wait-timeout <seconds>', 'give up waiting after this long', positiveInteger, 3600)
     .option('--json', 'print the totals as JSON on stdout')
     .option('--no-progress', 'no progress bar')
     .action(async (options: ImportOptions) => {
