@@ -29,6 +29,7 @@ export interface EvalOptions {
   imageTemplate: string;
 }
 
+/** Embeds every catalogue image once (several per session in flight); null where an image failed. */
 async function embedAll(
   embedder: Embedder,
   items: Omit<EvalItem, 'vector' | 'colour' | 'fold'>[],
@@ -58,6 +59,11 @@ async function embedAll(
   return out;
 }
 
+/**
+ * The evaluation: embed the catalogue once, then per fold publish the other folds through the
+ * indexer's own path (SnapshotWriter + RankingMaintainer) and query the fold's images against it,
+ * judged with and without the learned ranking.
+ */
 export async function runEval(
   config: CliConfig,
   options: EvalOptions,
