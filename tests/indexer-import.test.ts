@@ -6,6 +6,7 @@
  * Needs a root `pnpm build` (it runs services/indexer/dist and packages/cli/dist).
  */
 import { readFileSync } from 'node:fs';
+import { SnapshotReader } from '@lookalike/index-store';
 import {
   deleteQueueKeys,
   diffIds,
@@ -75,11 +76,15 @@ describe('indexer: full sample import with two workers', () => {
     const published = await readPublished(data.dir);
     expect(published?.count).toBe(5885);
     expect(diffIds(published?.ids ?? [], allIds)).toEqual({ missing: [], duplicates: [], extra: [] });
-    expect(published?.metadataOf('1563')).toMatchObject({
-      articleType: 'Tshirts',
-      baseColour: 'Blue',
-      _source: 'path:1563.jpg',
-    });
+    // The CSV's metadata as given; where the image came from is the item's own `source` field.
+    expect(published?.metadataOf('1563')).toMatchObject({ articleType: 'Tshirts', baseColour: 'Blue' });
+    expect(published?.metadataOf('1563')).not.toHaveProperty('_source');
+    const reader = await SnapshotReader.open({ dataDir: data.dir, pollIntervalMs: 60_000 });
+    try {
+      expect(reader.current()?.get('1563')?.source).toEqual({ imagePath: '1563.jpg' });
+    } finally {
+      await reader.close();
+    }
 
     // Both replicas worked, and publishing was batched: far fewer snapshots than jobs × items.
     const embeddedPerWorker = workers.map((w) => sumLogField([w], 'job done', 'indexed'));

@@ -8,6 +8,8 @@ import { evalCommand } from './commands/eval';
 /**
  * The one CLI entry point (`pnpm lookalike <command>`). Commands are added here; each lives in
  * commands/<name>.ts and receives a config loader so `--help` works even with a bad environment.
+ * The work behind the bigger commands has a folder of its own: catalogue-import/ (CSV → jobs →
+ * totals) and evaluation/ (k-fold judging, report, contact sheet).
  */
 export function buildProgram(env: Env): Command {
   let config: CliConfig | undefined;

@@ -55,6 +55,8 @@ export interface CatalogueQueueOptions {
 }
 
 const MAX_JOB_ID_LENGTH = 256;
+/** Ids callers choose (enqueueOnce): no `:` (BullMQ's key separator), not all digits (BullMQ refuses those). */
+const JOB_ID_PATTERN = /^(?!\d+$)[A-Za-z0-9_.-]{1,256}$/;
 
 function timeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -116,22 +118,38 @@ export class CatalogueQueue {
     input: CatalogueJobInput,
     options: Pick<JobsOptions, 'priority' | 'delay'> = {},
   ): Promise<string> {
-    const job = parseCatalogueJob(input);
+    const jobId = randomUUID();
+    await this.add(parseCatalogueJob(input), { ...options, jobId });
+    return jobId;
+  }
+
+  /**
+   * Adds the job under `jobId` unless a job with that id is still kept (BullMQ keeps one job per
+   * id), so processes that start together and each ask for the same piece of work queue it once.
+   * Validates like `enqueue`; returns `jobId`.
+   */
+  async enqueueOnce(input: CatalogueJobInput, jobId: string): Promise<string> {
+    if (!JOB_ID_PATTERN.test(jobId)) {
+      throw new QueueError('QUEUE_BAD_OPTIONS', `Job id must match ${JOB_ID_PATTERN}`, {
+        details: { jobId },
+      });
+    }
+    await this.add(parseCatalogueJob(input), { jobId });
+    return jobId;
+  }
+
+  private async add(job: CatalogueJob, options: JobsOptions & { jobId: string }): Promise<void> {
     const unavailable = (cause?: unknown) =>
       new QueueError('QUEUE_UNAVAILABLE', 'Redis is unavailable; the job was not queued', {
         permanent: false,
         cause,
       });
     if (!(await waitForReady(this.connection, this.enqueueTimeoutMs))) throw unavailable();
-    const jobId = randomUUID();
     try {
-      await timeout(this.queue.add(job.kind, job, { ...options, jobId }), this.enqueueTimeoutMs, () =>
-        unavailable(),
-      );
+      await timeout(this.queue.add(job.kind, job, options), this.enqueueTimeoutMs, () => unavailable());
     } catch (err) {
       throw err instanceof QueueError ? err : unavailable(err);
     }
-    return jobId;
   }
 
   /** The job's status, or null when there is no such job (never existed, or already removed). */

@@ -10,16 +10,10 @@ export {
 } from './catalogue-queue';
 export {
   CATALOGUE_JOB_KINDS,
-  ITEM_ID_PATTERN,
   MAX_DELETE_IDS_PER_JOB,
   MAX_IMAGE_BASE64_LENGTH,
-  MAX_IMAGE_PATH_LENGTH,
-  MAX_IMAGE_URL_LENGTH,
   MAX_ITEMS_PER_JOB,
   MAX_JOB_BASE64_LENGTH,
-  MAX_METADATA_KEYS,
-  MAX_METADATA_STRING_LENGTH,
-  METADATA_KEY_PATTERN,
   catalogueItemSchema,
   catalogueJobSchema,
   deleteJobSchema,

@@ -1,25 +1,30 @@
 import path from 'node:path';
+import {
+  IMAGE_REF_LIMITS,
+  ITEM_ID_PATTERN,
+  METADATA_KEY_PATTERN,
+  METADATA_LIMITS,
+  type Metadata,
+} from '@lookalike/contracts';
 import type { ImageRef } from '@lookalike/image-source';
 import { z } from 'zod';
 import { InvalidJobError } from './errors';
 
 export const MAX_ITEMS_PER_JOB = 500;
 export const MAX_DELETE_IDS_PER_JOB = 1_000;
-export const MAX_METADATA_KEYS = 64;
-export const MAX_METADATA_STRING_LENGTH = 1_000;
-export const MAX_IMAGE_URL_LENGTH = 2_048;
-export const MAX_IMAGE_PATH_LENGTH = 1_024;
 /** About 20 MiB once decoded: the embedder's default byte cap. */
 export const MAX_IMAGE_BASE64_LENGTH = 28_000_000;
 /** Inline images travel inside the Redis job; this bounds one job's size whatever its item count. */
 export const MAX_JOB_BASE64_LENGTH = 50_000_000;
 
-export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-/** A leading `_` marks internal fields (the indexer's `_source`); callers cannot set those. */
-export const METADATA_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_]{0,63}$/;
+// Item ids, metadata keys and the limits on both are the catalogue contracts (@lookalike/contracts).
+const MAX_METADATA_KEYS = METADATA_LIMITS.maxFields;
+const MAX_METADATA_STRING_LENGTH = METADATA_LIMITS.maxStringLength;
+const MAX_IMAGE_URL_LENGTH = IMAGE_REF_LIMITS.maxUrlLength;
+const MAX_IMAGE_PATH_LENGTH = IMAGE_REF_LIMITS.maxPathLength;
 const IMAGE_REF_KEYS = ['imageUrl', 'imagePath', 'imageBase64'] as const;
 
-export type Metadata = Record<string, string | number>;
+export type { Metadata };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -219,6 +224,7 @@ export interface JobResult {
   version: number | null;
 }
 
+/** A result that lists nothing: what a job starts from, and what a job that did nothing returns. */
 export function emptyJobResult(): JobResult {
   return { indexed: [], unchanged: [], deleted: [], notFound: [], failed: [], version: null };
 }

@@ -15,7 +15,8 @@ import {
   type RankingModel,
   type RankingWeights,
 } from './model';
-import type { Metadata, RankedItemInput, RankingSnapshot } from './ports';
+import type { Metadata } from '@lookalike/contracts';
+import type { RankedItemInput, RankingSnapshot } from './ports';
 
 export interface RankingConfig {
   /** Label fields, most important first (the first gets the LDA projection). Empty: no learning. */

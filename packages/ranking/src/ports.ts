@@ -3,30 +3,10 @@
  * them (this package does not depend on it).
  */
 
-export type Metadata = Record<string, string | number>;
-export type Filter = Record<string, string | number | Array<string | number>>;
+import type { Metadata, SearchHit, SearchOptions } from '@lookalike/contracts';
 
-export interface SearchOptions {
-  k: number;
-  filter?: Filter;
-  minScore?: number;
-  collapse?: number;
-}
-
-export interface SearchHit {
-  id: string;
-  score: number;
-  metadata: Metadata;
-}
-
-/**
- * A result as the API answers it: `score` orders the results (the learned ranking score, or the
- * cosine similarity when the snapshot has no ranking model); `similarity` is always the plain cosine
- * similarity, the quantity `minScore` and `collapse` are measured in.
- */
-export interface RankedHit extends SearchHit {
-  similarity: number;
-}
+// The catalogue and search shapes are the contracts every layer shares (re-exported for ranking's users).
+export type { Filter, Metadata, RankedHit, SearchHit, SearchOptions } from '@lookalike/contracts';
 
 export interface RankingSnapshot {
   readonly version: number;
@@ -39,7 +19,11 @@ export interface RankingSnapshot {
   searchById(id: string, options: SearchOptions): SearchHit[];
 }
 
-/** An upsert as the publish hook sees it: the indexer's ItemInput plus the embedder's colour. */
+/**
+ * An upsert as the publish hook sees it: the parts of index-store's ItemInput ranking reads — the
+ * vector, the labels in the metadata and the embedder's colour histogram, an explicit feature of
+ * the upsert (ranking keeps it in its item-features attachment; the index store does not store it).
+ */
 export interface RankedItemInput {
   id: string;
   vector: Float32Array;

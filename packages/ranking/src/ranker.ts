@@ -1,7 +1,8 @@
+import type { RankedHit, SearchHit, SearchOptions } from '@lookalike/contracts';
 import { readItemFeatures, readRankingModel, labelOf } from './fit';
 import { normalizedProjection, type ItemFeatureTable } from './items';
 import type { RankingModel } from './model';
-import type { QuerySnapshot, RankedHit, RankingQuery, SearchHit, SearchOptions } from './ports';
+import type { QuerySnapshot, RankingQuery } from './ports';
 
 /** The snapshot's MAX_K: candidates are fetched with one plain search. */
 const MAX_CANDIDATES = 100;

@@ -1,9 +1,12 @@
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '@lookalike/config';
-import { CATALOGUE_QUEUE, DEFAULT_JOB_OPTIONS } from '@lookalike/queue';
+import { sameModel } from '@lookalike/contracts';
+import type { CatalogueQueue } from '@lookalike/queue';
 import type { ModelIdentity, SnapshotStore } from './ports';
-import { sameModel } from './processors/reindex';
+
+/** The id of the reindex to `model`: the same on every replica, and one BullMQ accepts. */
+export function reindexJobId(model: ModelIdentity): string {
+  return `reindex-to-${model.id}-${model.sha256.slice(0, 16)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
 
 /**
  * After a model change the published snapshot holds the old model's vectors and every upsert waits
@@ -14,23 +17,12 @@ import { sameModel } from './processors/reindex';
 export async function queueReindexIfModelChanged(options: {
   store: Pick<SnapshotStore, 'latest'>;
   model: ModelIdentity;
-  connection: Redis;
-  prefix: string;
+  queue: Pick<CatalogueQueue, 'enqueueOnce'>;
   logger: Logger;
 }): Promise<string | null> {
   const snapshot = await options.store.latest();
   if (!snapshot || sameModel(snapshot.model, options.model)) return null;
-  const jobId = `reindex-to-${options.model.id}-${options.model.sha256.slice(0, 16)}`.replace(
-    /[^A-Za-z0-9_.-]/g,
-    '_',
-  );
-  const queue = new Queue(CATALOGUE_QUEUE, { connection: options.connection, prefix: options.prefix });
-  queue.on('error', (err) => options.logger.warn({ err }, 'queue error while adding the reindex job'));
-  try {
-    await queue.add('reindex', { kind: 'reindex' }, { ...DEFAULT_JOB_OPTIONS, jobId });
-  } finally {
-    await queue.close();
-  }
+  const jobId = await options.queue.enqueueOnce({ kind: 'reindex' }, reindexJobId(options.model));
   options.logger.warn(
     { snapshotModel: snapshot.model.id, model: options.model.id, version: snapshot.version, jobId },
     'the published snapshot was built with another model: reindex queued; upserts wait until it is published',

@@ -5,16 +5,8 @@ export {
   type PublisherOptions,
   type SubmitOutcome,
 } from './publisher';
-export { canonicalJson, contentHash } from './hash';
-export {
-  SOURCE_METADATA_KEY,
-  BlobStore,
-  encodeSource,
-  decodeSource,
-  storedMetadata,
-  userMetadata,
-  type StoredSource,
-} from './source-ref';
+export { canonicalJson, contentHash, itemContentHash } from './hash';
+export { BlobStore, sourceOf, imageRefOf, loadableRef } from './source-ref';
 export { TransientBatchError, ReservedMetadataError, MissingSourceError, classifyFailure } from './errors';
 export { processUpsert, type UpsertDeps } from './processors/upsert';
 export { processDelete, type DeleteDeps } from './processors/delete';
@@ -27,7 +19,7 @@ export {
   type ItemFailure,
   type ProcessOutcome,
 } from './processors/common';
-export { ThumbnailStore, thumbnailPath, THUMBNAIL_MAX_SIDE } from './thumbnails';
+export { ThumbnailStore, THUMBNAIL_MAX_SIDE } from './thumbnails';
 export { IndexerMetrics, type HealthReport } from './metrics';
 export {
   createJobHandler,

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type http from 'node:http';
 import closeWithGrace from 'close-with-grace';
-import { createLogger, isLookalikeError } from '@lookalike/config';
-import { Embedder } from '@lookalike/embedder';
+import { createLogger, isLookalikeError, type Env, type Logger } from '@lookalike/config';
+import { sourcesDir } from '@lookalike/contracts';
+import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
+import { CatalogueQueue } from '@lookalike/queue';
 import { DEFAULT_RANKING_CONFIG, RankingMaintainer } from '@lookalike/ranking';
-import { fetchModelFiles, modelRegistry } from '@lookalike/models';
 import { loadConfig, type IndexerConfig } from './config';
 import { IndexerMetrics, type HealthReport } from './metrics';
 import { DebouncedPublisher } from './publisher';
@@ -15,107 +16,221 @@ import { BlobStore } from './source-ref';
 import { ThumbnailStore } from './thumbnails';
 import { createCatalogueWorker, createJobHandler } from './worker';
 
-/**
- * config → logger → model → Embedder → SnapshotWriter → BullMQ Worker. Logs `ready` once it
- * consumes jobs. SIGTERM/SIGINT: running jobs stop starting items, publish what is done and hand
- * the rest back to the queue; then everything closes (forced exit after SHUTDOWN_GRACE_MS).
- */
-async function main(config: IndexerConfig): Promise<void> {
-  const logger = createLogger('indexer', config.LOG_LEVEL).child({ worker: config.workerName });
-  const embeddingModel = modelRegistry.resolve(config.MODEL);
-  const modelFiles = await fetchModelFiles(embeddingModel, {
-    cacheDir: path.resolve(config.MODEL_CACHE_DIR),
-    mirror: config.MODEL_MIRROR,
-    log: (message) => logger.info(message),
-  });
-  const embedder = await Embedder.create({
-    embeddingModel,
-    modelPaths: modelFiles.map((file) => file.path),
-    sessions: config.EMBEDDER_SESSIONS,
-    maxBytes: config.IMAGE_MAX_BYTES,
-    logger: logger.child({ component: 'embedder' }),
-  });
-  const dataDir = path.resolve(config.DATA_DIR);
-  const writer = await SnapshotWriter.open({
-    dataDir,
-    model: embedder.model,
-    keepVersions: config.KEEP_VERSIONS,
-    ...(config.INDEX_FACTORY
-      ? { indexFactory: config.INDEX_FACTORY, searchParameters: config.INDEX_SEARCH_PARAMS }
-      : {}),
-    logger: logger.child({ component: 'index-store' }),
-  });
-  const images = new ImageSource({
-    catalogueRoot: config.CATALOGUE_ROOT === undefined ? undefined : path.resolve(config.CATALOGUE_ROOT),
-    maxBytes: config.IMAGE_MAX_BYTES,
-    timeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
-    maxRedirects: config.IMAGE_MAX_REDIRECTS,
-    allowPrivateNetworks: config.ALLOW_PRIVATE_IMAGE_URLS,
-    allowedHosts: config.imageAllowedHosts,
-  });
-  const metrics = new IndexerMetrics({ defaultMetrics: true });
-  let metricsServer: http.Server | undefined;
-  // Replaced once the worker exists; until then the healthcheck answers 503 (still loading the model).
-  let health = (): HealthReport => ({ ok: false });
-  if (config.METRICS_PORT !== undefined) {
-    metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST, () => health());
-    logger.info({ port: config.METRICS_PORT }, 'metrics listening');
-  }
-  // Every publish carries the ranking state derived from its exact base; refits run in a worker thread.
-  const ranking = new RankingMaintainer(writer, {
-    config: {
-      ...DEFAULT_RANKING_CONFIG,
-      labelFields: config.rankingLabelFields,
-      colourField: config.rankingColourField,
-      minLabelled: config.RANKING_MIN_LABELLED,
-      refitFraction: config.RANKING_REFIT_FRACTION,
-    },
-    dimension: embedder.model.dimension,
-    logger: logger.child({ component: 'ranking' }),
-  });
-  const publisher = new DebouncedPublisher(ranking, {
-    debounceMs: config.PUBLISH_DEBOUNCE_MS,
-    maxChanges: config.PUBLISH_MAX_CHANGES,
-    logger,
-    onPublished: (info) => metrics.recordPublish(info),
-    onPublishFailed: () => metrics.publishFailures.inc(),
-  });
-  const shutdown = new AbortController();
-  const handler = createJobHandler({
-    deps: {
-      images,
-      embedder,
-      store: writer,
-      publisher,
-      blobs: new BlobStore(path.join(dataDir, 'sources')),
-      thumbnails: new ThumbnailStore(dataDir),
-      counters: metrics.itemCounters(),
-      itemConcurrency: config.itemConcurrency,
-    },
-    logger,
-    metrics,
-    shutdown: shutdown.signal,
-  });
-  const { worker, connection } = createCatalogueWorker(handler, {
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDurationMs: config.JOB_LOCK_MS,
-    stalledIntervalMs: config.STALLED_INTERVAL_MS,
-    maxStalledCount: config.MAX_STALLED_COUNT,
-    name: config.workerName,
-  });
-  health = () => ({ ok: worker.isRunning(), redis: connection.status });
-  // Redis blips surface here; BullMQ reconnects by itself, so they are logged, not fatal.
-  worker.on('error', (err) => logger.warn({ err }, 'worker error'));
-  connection.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));
-  worker.on('failed', (job, err) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-      logger.error({ jobId: job.id, err }, 'job failed for good');
-    }
-  });
-  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'stalled job moved back to the queue'));
+/** An indexer whose parts are open; `run()` starts consuming jobs. */
+export interface OpenIndexer {
+  config: IndexerConfig;
+  logger: Logger;
+  /** Waits for Redis, queues the model-change reindex (AUTO_REINDEX), starts the worker, logs `ready`. */
+  run(): Promise<void>;
+  /**
+   * Running jobs stop starting items, publish what is done and hand the rest back to the queue; then
+   * the worker, Redis, publisher, ranking, index store, embedder, image source and metrics close.
+   */
+  close(): Promise<void>;
+}
 
+/** A running indexer (see `start`). */
+export type RunningIndexer = Omit<OpenIndexer, 'run'>;
+
+/**
+ * config → logger → model → Embedder (the same `createEmbedder` the API uses) → SnapshotWriter →
+ * ranking → publisher → BullMQ Worker, not yet consuming. What was opened is closed again when a
+ * later step fails.
+ */
+export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<OpenIndexer> {
+  const logger = log ?? createLogger('indexer', config.LOG_LEVEL).child({ worker: config.workerName });
+  let embedder: Embedder | undefined;
+  let writer: SnapshotWriter | undefined;
+  let images: ImageSource | undefined;
+  let metricsServer: http.Server | undefined;
+  const closeOpened = async () => {
+    await writer?.close();
+    await embedder?.close();
+    await images?.close();
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+  };
+  try {
+    embedder = await createEmbedder({
+      model: config.MODEL,
+      cacheDir: path.resolve(config.MODEL_CACHE_DIR),
+      mirror: config.MODEL_MIRROR,
+      sessions: config.EMBEDDER_SESSIONS,
+      maxBytes: config.IMAGE_MAX_BYTES,
+      logger: logger.child({ component: 'embedder' }),
+    });
+    const dataDir = path.resolve(config.DATA_DIR);
+    writer = await SnapshotWriter.open({
+      dataDir,
+      model: embedder.model,
+      keepVersions: config.KEEP_VERSIONS,
+      ...(config.INDEX_FACTORY
+        ? { indexFactory: config.INDEX_FACTORY, searchParameters: config.INDEX_SEARCH_PARAMS }
+        : {}),
+      logger: logger.child({ component: 'index-store' }),
+    });
+    images = new ImageSource({
+      catalogueRoot: config.CATALOGUE_ROOT === undefined ? undefined : path.resolve(config.CATALOGUE_ROOT),
+      maxBytes: config.IMAGE_MAX_BYTES,
+      timeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+      maxRedirects: config.IMAGE_MAX_REDIRECTS,
+      allowPrivateNetworks: config.ALLOW_PRIVATE_IMAGE_URLS,
+      allowedHosts: config.imageAllowedHosts,
+    });
+    const metrics = new IndexerMetrics({ defaultMetrics: true });
+    // Replaced once the worker exists; until then the healthcheck answers 503 (still loading the model).
+    let health = (): HealthReport => ({ ok: false });
+    if (config.METRICS_PORT !== undefined) {
+      metricsServer = await metrics.serve(config.METRICS_PORT, config.METRICS_HOST, () => health());
+      logger.info({ port: config.METRICS_PORT }, 'metrics listening');
+    }
+    // Every publish carries the ranking state derived from its exact base; refits run in a worker thread.
+    const ranking = new RankingMaintainer(writer, {
+      config: {
+        ...DEFAULT_RANKING_CONFIG,
+        labelFields: config.rankingLabelFields,
+        colourField: config.rankingColourField,
+        minLabelled: config.RANKING_MIN_LABELLED,
+        refitFraction: config.RANKING_REFIT_FRACTION,
+      },
+      dimension: embedder.model.dimension,
+      logger: logger.child({ component: 'ranking' }),
+    });
+    const publisher = new DebouncedPublisher(ranking, {
+      debounceMs: config.PUBLISH_DEBOUNCE_MS,
+      maxChanges: config.PUBLISH_MAX_CHANGES,
+      logger,
+      onPublished: (info) => metrics.recordPublish(info),
+      onPublishFailed: () => metrics.publishFailures.inc(),
+    });
+    const shutdown = new AbortController();
+    const handler = createJobHandler({
+      deps: {
+        images,
+        embedder,
+        store: writer,
+        publisher,
+        blobs: new BlobStore(sourcesDir(dataDir)),
+        thumbnails: new ThumbnailStore(dataDir),
+        counters: metrics.itemCounters(),
+        itemConcurrency: config.itemConcurrency,
+      },
+      logger,
+      metrics,
+      shutdown: shutdown.signal,
+    });
+    const { worker, connection } = createCatalogueWorker(handler, {
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDurationMs: config.JOB_LOCK_MS,
+      stalledIntervalMs: config.STALLED_INTERVAL_MS,
+      maxStalledCount: config.MAX_STALLED_COUNT,
+      name: config.workerName,
+    });
+    health = () => ({ ok: worker.isRunning(), redis: connection.status });
+    // Redis blips surface here; BullMQ reconnects by itself, so they are logged, not fatal.
+    worker.on('error', (err) => logger.warn({ err }, 'worker error'));
+    connection.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));
+    worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        logger.error({ jobId: job.id, err }, 'job failed for good');
+      }
+    });
+    worker.on('stalled', (jobId) => logger.warn({ jobId }, 'stalled job moved back to the queue'));
+
+    const opened = { embedder, writer };
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      async run() {
+        await worker.waitUntilReady();
+        if (config.AUTO_REINDEX) {
+          // The worker's connection, left open by the queue's close().
+          const queue = new CatalogueQueue({
+            redisUrl: config.REDIS_URL,
+            prefix: config.QUEUE_PREFIX,
+            connection,
+            logger,
+          });
+          try {
+            await queueReindexIfModelChanged({
+              store: opened.writer,
+              model: opened.embedder.model,
+              queue,
+              logger,
+            });
+          } finally {
+            await queue.close();
+          }
+        }
+        void worker.run().catch((err: unknown) => {
+          logger.fatal({ err }, 'worker stopped');
+          process.exitCode = 1;
+        });
+        logger.info(
+          {
+            queue: 'catalogue',
+            prefix: config.QUEUE_PREFIX,
+            concurrency: config.WORKER_CONCURRENCY,
+            itemConcurrency: config.itemConcurrency,
+            sessions: opened.embedder.options.sessions,
+            model: opened.embedder.model.id,
+            dataDir,
+            catalogueRoot: config.CATALOGUE_ROOT ?? null,
+          },
+          'ready',
+        );
+      },
+      close() {
+        closing ??= (async () => {
+          shutdown.abort();
+          publisher.drain();
+          await worker.close();
+          await connection.quit().catch(() => connection.disconnect());
+          await publisher.close();
+          await ranking.close();
+          await closeOpened();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeOpened().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'error while closing'));
+    throw err;
+  }
+}
+
+/**
+ * Opens an indexer from the environment and starts consuming jobs (resolves once it logged `ready`).
+ * Throws ConfigError for a bad environment; a failed start closes what it opened.
+ */
+export async function start(env: Env = process.env, logger?: Logger): Promise<RunningIndexer> {
+  const indexer = await openIndexer(loadConfig(env), logger);
+  try {
+    await indexer.run();
+  } catch (err) {
+    await indexer.close().catch(() => undefined);
+    throw err;
+  }
+  return { config: indexer.config, logger: indexer.logger, close: () => indexer.close() };
+}
+
+/**
+ * The service: SIGTERM/SIGINT (and an uncaught error) close the indexer gracefully, with a forced
+ * exit after SHUTDOWN_GRACE_MS. The handler is installed before the worker starts, so a signal
+ * while waiting for Redis or queueing the reindex also shuts down cleanly.
+ */
+async function main(): Promise<void> {
+  let config: IndexerConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    console.error(isLookalikeError(err) ? err.message : err);
+    process.exit(1);
+  }
+  const indexer = await openIndexer(config);
+  const { logger } = indexer;
   closeWithGrace(
     {
       delay: config.SHUTDOWN_GRACE_MS,
@@ -124,59 +239,16 @@ async function main(config: IndexerConfig): Promise<void> {
     async ({ signal, err }) => {
       if (err) logger.fatal({ err }, 'unexpected error; shutting down');
       logger.info({ signal }, 'shutting down');
-      shutdown.abort();
-      publisher.drain();
-      await worker.close();
-      await connection.quit().catch(() => connection.disconnect());
-      await publisher.close();
-      await ranking.close();
-      await writer.close();
-      await embedder.close();
-      await images.close();
-      await new Promise<void>((resolve) =>
-        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
-      );
+      await indexer.close();
       logger.info('closed');
     },
   );
+  await indexer.run();
+}
 
-  await worker.waitUntilReady();
-  if (config.AUTO_REINDEX) {
-    await queueReindexIfModelChanged({
-      store: writer,
-      model: embedder.model,
-      connection,
-      prefix: config.QUEUE_PREFIX,
-      logger,
-    });
-  }
-  void worker.run().catch((err: unknown) => {
-    logger.fatal({ err }, 'worker stopped');
-    process.exitCode = 1;
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(isLookalikeError(err) ? `error [${err.code}]: ${err.message}` : err);
+    process.exit(1);
   });
-  logger.info(
-    {
-      queue: 'catalogue',
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
-      itemConcurrency: config.itemConcurrency,
-      sessions: embedder.options.sessions,
-      model: embedder.model.id,
-      dataDir,
-      catalogueRoot: config.CATALOGUE_ROOT ?? null,
-    },
-    'ready',
-  );
 }
-
-let config: IndexerConfig;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  console.error(isLookalikeError(err) ? err.message : err);
-  process.exit(1);
-}
-main(config).catch((err: unknown) => {
-  console.error(isLookalikeError(err) ? `error [${err.code}]: ${err.message}` : err);
-  process.exit(1);
-});

@@ -6,14 +6,26 @@
 
 // Data shapes come from the packages that own them; the interfaces below are the behaviour the indexer needs.
 import type {
-  ItemInput as StoreItemInput,
+  ItemInput,
   Metadata,
   ModelIdentity,
+  PublishResult,
+  SnapshotChange,
   StoredItem,
 } from '@lookalike/index-store';
 import type { CatalogueItem, ImageRef, JobResult } from '@lookalike/queue';
 
-export type { CatalogueItem, ImageRef, JobResult, Metadata, ModelIdentity, StoredItem };
+export type {
+  CatalogueItem,
+  ImageRef,
+  ItemInput,
+  JobResult,
+  Metadata,
+  ModelIdentity,
+  PublishResult,
+  SnapshotChange,
+  StoredItem,
+};
 
 export interface ImageLoader {
   /** Bytes of a known image format; throws errors with `code` and `permanent` (SOURCE_*). */
@@ -26,11 +38,6 @@ export interface ImageEmbedder {
   embed(image: Uint8Array): Promise<{ vector: Float32Array; colour?: Float32Array }>;
 }
 
-export interface ItemInput extends StoreItemInput {
-  /** The embedder's colour histogram, kept in the snapshot's ranking attachment (not in the item). */
-  colour?: Float32Array;
-}
-
 /** The parts of a published snapshot the indexer reads. */
 export interface SnapshotView {
   readonly version: number;
@@ -40,21 +47,6 @@ export interface SnapshotView {
   vectorOf(id: string): Float32Array | undefined;
   /** Every item id, for reindex. */
   ids(): Iterable<string>;
-}
-
-export interface SnapshotChange {
-  upserts: ItemInput[];
-  deletes: string[];
-  /** Publish exactly `upserts`, dropping every other item (a reindex after a model change). */
-  replaceAll?: boolean;
-}
-
-export interface PublishResult {
-  version: number;
-  count: number;
-  upserted: string[];
-  deleted: string[];
-  unknownDeletes: string[];
 }
 
 /** The index-store SnapshotWriter, seen from the indexer. */

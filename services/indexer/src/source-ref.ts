@@ -1,51 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MissingSourceError, ReservedMetadataError } from './errors';
+import type { ItemSource } from '@lookalike/contracts';
+import { MissingSourceError } from './errors';
 import { sha256Hex } from './hash';
-import type { ImageRef, Metadata } from './ports';
+import type { CatalogueItem, ImageRef } from './ports';
 
 /**
- * Where an item's image came from, kept in the snapshot so `reindex` can re-embed every item and the
- * demo page can show thumbnails. Stored under a reserved metadata key as one string:
- * `url:<imageUrl>`, `path:<imagePath relative to CATALOGUE_ROOT>` or `blob:<sha256>` for base64
- * uploads, whose bytes are kept content-addressed under `<DATA_DIR>/sources/` (see BlobStore).
+ * Where an item's image came from (index-store's `source` field), so `reindex` can re-embed every
+ * item: the job's `imageUrl` or `imagePath` as given, or for a base64 upload the sha256 of its bytes,
+ * which are kept content-addressed under `<DATA_DIR>/sources/` (see BlobStore).
  */
-export const SOURCE_METADATA_KEY = '_source';
-
-export type StoredSource = { imageUrl: string } | { imagePath: string } | { blob: string };
-
-export function encodeSource(source: StoredSource): string {
-  if ('imageUrl' in source) return `url:${source.imageUrl}`;
-  if ('imagePath' in source) return `path:${source.imagePath}`;
-  return `blob:${source.blob}`;
+export function sourceOf(item: CatalogueItem, bytes: Uint8Array): ItemSource {
+  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
+  if ('imagePath' in item) return { imagePath: item.imagePath };
+  return { blob: sha256Hex(bytes) };
 }
 
-export function decodeSource(value: unknown): StoredSource | null {
-  if (typeof value !== 'string') return null;
-  const colon = value.indexOf(':');
-  if (colon < 0) return null;
-  const kind = value.slice(0, colon);
-  const rest = value.slice(colon + 1);
-  if (!rest) return null;
-  if (kind === 'url') return { imageUrl: rest };
-  if (kind === 'path') return { imagePath: rest };
-  if (kind === 'blob' && /^[0-9a-f]{64}$/.test(rest)) return { blob: rest };
-  return null;
-}
-
-/** The metadata as stored: the caller's fields plus the source ref. Refuses the reserved key. */
-export function storedMetadata(metadata: Metadata, source: StoredSource): Metadata {
-  if (Object.prototype.hasOwnProperty.call(metadata, SOURCE_METADATA_KEY)) {
-    throw new ReservedMetadataError(SOURCE_METADATA_KEY);
-  }
-  return { ...metadata, [SOURCE_METADATA_KEY]: encodeSource(source) };
-}
-
-/** The caller's metadata without the indexer's reserved key (for results shown to people). */
-export function userMetadata(metadata: Metadata): Metadata {
-  const { [SOURCE_METADATA_KEY]: _source, ...rest } = metadata;
-  return rest;
+/** The image reference of a job's item, for the image source (without its id and metadata). */
+export function imageRefOf(item: CatalogueItem): ImageRef {
+  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
+  if ('imagePath' in item) return { imagePath: item.imagePath };
+  return { imageBase64: item.imageBase64 };
 }
 
 /**
@@ -104,13 +80,12 @@ export class BlobStore {
   }
 }
 
-/** The ref to load an item's image again from what the snapshot stored. */
+/** The ref to load a stored item's image again: its URL or path, or the kept bytes of an upload. */
 export async function loadableRef(
   id: string,
-  source: StoredSource | null,
+  source: ItemSource,
   blobs: Pick<BlobStore, 'get'>,
 ): Promise<ImageRef | { bytes: Buffer }> {
-  if (!source) throw new MissingSourceError(id, `no ${SOURCE_METADATA_KEY} metadata`);
   if ('blob' in source) return { bytes: await blobs.get(source.blob, id) };
   return source;
 }

@@ -1,19 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { thumbnailPath } from '@lookalike/contracts';
 import sharp from 'sharp';
 
 /** Longest side of a thumbnail, in pixels (the demo page shows them at most 256 px wide). */
 export const THUMBNAIL_MAX_SIDE = 256;
-
-/**
- * Where an item's thumbnail lives: `<DATA_DIR>/thumbnails/<id>.webp`. The API serves the same file
- * (services/api/src/routes/catalogue.ts, `thumbnailPath`): keep the two in step. Item ids are
- * `[A-Za-z0-9_.:-]{1,128}` (checked by the queue), so an id is always a plain file name here.
- */
-export function thumbnailPath(dataDir: string, id: string): string {
-  return path.join(dataDir, 'thumbnails', `${id}.webp`);
-}
 
 /**
  * Small WebP thumbnails of the catalogue images, made from the bytes the indexer already loaded, so
@@ -24,6 +16,7 @@ export function thumbnailPath(dataDir: string, id: string): string {
 export class ThumbnailStore {
   constructor(readonly dataDir: string) {}
 
+  /** `<DATA_DIR>/thumbnails/<id>.webp`: the layout every process shares (@lookalike/contracts). */
   pathOf(id: string): string {
     return thumbnailPath(this.dataDir, id);
   }

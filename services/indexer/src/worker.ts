@@ -3,6 +3,7 @@ import { isLookalikeError, type Logger } from '@lookalike/config';
 import {
   createCatalogueWorker as createQueueWorker,
   createRedisConnection,
+  emptyJobResult,
   type CatalogueJob,
   type CatalogueJobHandle,
 } from '@lookalike/queue';
@@ -152,10 +153,6 @@ export function createJobHandler(options: JobHandlerOptions): JobHandler {
     log.info(summary, 'job done');
     return outcome.result;
   };
-}
-
-function emptyJobResult(): JobResult {
-  return { indexed: [], unchanged: [], deleted: [], notFound: [], failed: [], version: null };
 }
 
 export interface CatalogueWorkerOptions {

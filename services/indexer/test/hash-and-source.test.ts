@@ -1,15 +1,8 @@
 import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canonicalJson, contentHash } from '../src/hash';
-import {
-  BlobStore,
-  decodeSource,
-  encodeSource,
-  SOURCE_METADATA_KEY,
-  storedMetadata,
-  userMetadata,
-} from '../src/source-ref';
+import { canonicalJson, contentHash, HASHED_SOURCE_KEY, itemContentHash, sha256Hex } from '../src/hash';
+import { BlobStore, imageRefOf, loadableRef, sourceOf } from '../src/source-ref';
 
 const model = { id: 'm1', sha256: 'abc' };
 
@@ -31,28 +24,69 @@ describe('contentHash', () => {
   });
 });
 
-describe('source refs', () => {
-  it('round-trips every kind and refuses garbage', () => {
-    for (const source of [
-      { imageUrl: 'https://x.test/a:b.jpg' },
-      { imagePath: 'dir/1.jpg' },
-      { blob: 'a'.repeat(64) },
-    ]) {
-      expect(decodeSource(encodeSource(source))).toEqual(source);
-    }
-    expect(decodeSource(undefined)).toBeNull();
-    expect(decodeSource(42)).toBeNull();
-    expect(decodeSource('blob:not-a-hash')).toBeNull();
-    expect(decodeSource('ftp:x')).toBeNull();
-    expect(decodeSource('url:')).toBeNull();
+describe('itemContentHash', () => {
+  const bytes = Buffer.from('image bytes');
+  const sources = [
+    { imagePath: '1.jpg' },
+    { imageUrl: 'https://x.test/a:b.jpg' },
+    { blob: 'a'.repeat(64) },
+  ] as const;
+
+  it('is the hash items had when their source rode in the metadata as _source (pinned values)', () => {
+    // Computed by the indexer before items had a `source` field, from metadata + `_source: "<kind>:<ref>"`.
+    const pinned = [
+      '3bfb32cdcd23896c9af750d385da6626193bc1331267cb933f1a14d469b5df83',
+      '3df68409038905e179689a299aa002f7b13d255c3879ce6d3a7a8cea084ecea9',
+      'aeb6911a6f1a04745b4158bc86660e59832fe6b1b2d32778d3078aad05d84cfd',
+    ];
+    sources.forEach((source, i) => {
+      expect(itemContentHash(bytes, { colour: 'red', n: 2 }, source, model)).toBe(pinned[i]);
+    });
+    expect(itemContentHash(bytes, { colour: 'red' }, { imagePath: '1.jpg' }, model)).toBe(
+      contentHash(bytes, { colour: 'red', [HASHED_SOURCE_KEY]: 'path:1.jpg' }, model),
+    );
   });
-  it('adds the reserved key and refuses it in caller metadata', () => {
-    const stored = storedMetadata({ colour: 'red' }, { imagePath: '1.jpg' });
-    expect(stored).toEqual({ colour: 'red', [SOURCE_METADATA_KEY]: 'path:1.jpg' });
-    expect(userMetadata(stored)).toEqual({ colour: 'red' });
+
+  it('changes with the source, and refuses the reserved key in caller metadata', () => {
+    const hashes = sources.map((source) => itemContentHash(bytes, {}, source, model));
+    expect(new Set(hashes).size).toBe(3);
     expect(() =>
-      storedMetadata({ [SOURCE_METADATA_KEY]: 'url:https://evil.test/' }, { imagePath: '1.jpg' }),
+      itemContentHash(
+        bytes,
+        { [HASHED_SOURCE_KEY]: 'url:https://evil.test/' },
+        { imagePath: '1.jpg' },
+        model,
+      ),
     ).toThrow(expect.objectContaining({ code: 'ITEM_RESERVED_METADATA', permanent: true }));
+  });
+});
+
+describe('source refs', () => {
+  it("maps a job's image reference to the item's source and to what the image source loads", () => {
+    const bytes = Buffer.from('inline bytes');
+    expect(sourceOf({ id: 'a', metadata: {}, imageUrl: 'https://x.test/1.jpg' }, bytes)).toEqual({
+      imageUrl: 'https://x.test/1.jpg',
+    });
+    expect(sourceOf({ id: 'a', metadata: {}, imagePath: 'dir/1.jpg' }, bytes)).toEqual({
+      imagePath: 'dir/1.jpg',
+    });
+    const inline = sourceOf({ id: 'a', metadata: {}, imageBase64: bytes.toString('base64') }, bytes);
+    expect(inline).toEqual({ blob: sha256Hex(bytes) });
+    expect(imageRefOf({ id: 'a', metadata: { k: 'v' }, imagePath: 'dir/1.jpg' })).toEqual({
+      imagePath: 'dir/1.jpg',
+    });
+    expect(imageRefOf({ id: 'a', metadata: {}, imageBase64: 'AAAA' })).toEqual({ imageBase64: 'AAAA' });
+  });
+
+  it('loads a stored source again: URL and path as they are, an upload from the blob store', async () => {
+    const blobs = { get: async (hash: string) => Buffer.from(`bytes of ${hash}`) };
+    expect(await loadableRef('a', { imageUrl: 'https://x.test/1.jpg' }, blobs)).toEqual({
+      imageUrl: 'https://x.test/1.jpg',
+    });
+    expect(await loadableRef('a', { imagePath: '1.jpg' }, blobs)).toEqual({ imagePath: '1.jpg' });
+    expect(await loadableRef('a', { blob: 'b'.repeat(64) }, blobs)).toEqual({
+      bytes: Buffer.from(`bytes of ${'b'.repeat(64)}`),
+    });
   });
 });
 

@@ -7,7 +7,8 @@ import { processDelete } from '../src/processors/delete';
 import { processUpsert } from '../src/processors/upsert';
 import type { CatalogueItem, ImageRef, SnapshotChange } from '../src/ports';
 import type { SubmitOutcome } from '../src/publisher';
-import { THUMBNAIL_MAX_SIDE, ThumbnailStore, thumbnailPath } from '../src/thumbnails';
+import { thumbnailPath } from '@lookalike/contracts';
+import { THUMBNAIL_MAX_SIDE, ThumbnailStore } from '../src/thumbnails';
 import { SAMPLE_IDS, jobContext, sampleImagesDir } from './helpers';
 
 const MODEL = { id: 'fake', sha256: 'f'.repeat(64), dimension: 4 };

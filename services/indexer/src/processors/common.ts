@@ -1,4 +1,6 @@
 import type { Logger } from '@lookalike/config';
+import { sameModel, type ModelIdentity } from '@lookalike/contracts';
+import { emptyJobResult } from '@lookalike/queue';
 import { classifyFailure } from '../errors';
 import type { JobResult } from '../ports';
 
@@ -47,10 +49,6 @@ export type ProcessOutcome =
   | { kind: 'defer'; result: JobResult; delayMs: number; reason: string }
   | { kind: 'retry'; result: JobResult; transient: ItemFailure[] }
   | { kind: 'handBack'; result: JobResult; remaining: number };
-
-export function emptyResult(): JobResult {
-  return { indexed: [], unchanged: [], deleted: [], notFound: [], failed: [], version: null };
-}
 
 /**
  * Runs `fn` over `items` with at most `limit` in flight, starting no new item once `stop` is
@@ -106,21 +104,15 @@ export const MODEL_CHANGE_DEFER_MS = 10_000;
  * refuses them); they wait for the reindex that replaces it.
  */
 export function deferForModelChange(
-  snapshotModel: { id: string; sha256: string; dimension: number },
-  model: { id: string; sha256: string; dimension: number },
+  snapshotModel: ModelIdentity,
+  model: ModelIdentity,
   context: JobContext,
 ): ProcessOutcome | null {
-  if (
-    snapshotModel.id === model.id &&
-    snapshotModel.sha256 === model.sha256 &&
-    snapshotModel.dimension === model.dimension
-  ) {
-    return null;
-  }
+  if (sameModel(snapshotModel, model)) return null;
   const reason = `the index holds vectors of model ${snapshotModel.id}, this worker embeds with ${model.id}; waiting for a reindex`;
   context.logger.warn(
     { snapshotModel: snapshotModel.id, model: model.id },
     'job deferred until a reindex replaces the snapshot',
   );
-  return { kind: 'defer', result: emptyResult(), delayMs: MODEL_CHANGE_DEFER_MS, reason };
+  return { kind: 'defer', result: emptyJobResult(), delayMs: MODEL_CHANGE_DEFER_MS, reason };
 }

@@ -1,7 +1,8 @@
+import { emptyJobResult } from '@lookalike/queue';
 import type { ImageEmbedder, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
 import type { ThumbnailStore } from '../thumbnails';
-import { deferForModelChange, emptyResult, type JobContext, type ProcessOutcome } from './common';
+import { deferForModelChange, type JobContext, type ProcessOutcome } from './common';
 
 export interface DeleteDeps {
   publisher: Pick<DebouncedPublisher, 'submit'>;
@@ -19,7 +20,7 @@ export async function processDelete(
   const snapshot = await deps.store.latest();
   const deferred = snapshot && deferForModelChange(snapshot.model, deps.embedder.model, context);
   if (deferred) return deferred;
-  const result = emptyResult();
+  const result = emptyJobResult();
   const unique = [...new Set(ids)];
   const published = await deps.publisher.submit({ upserts: [], deletes: unique });
   result.version = published.version;

@@ -1,18 +1,20 @@
-import { contentHash } from '../hash';
+import { sameModel } from '@lookalike/contracts';
+import { emptyJobResult } from '@lookalike/queue';
+import { MissingSourceError } from '../errors';
+import { itemContentHash } from '../hash';
 import type {
   ImageEmbedder,
   ImageLoader,
   ItemInput,
-  ModelIdentity,
+  SnapshotChange,
   SnapshotStore,
   SnapshotView,
   StoredItem,
 } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
 import type { ThumbnailStore } from '../thumbnails';
-import { decodeSource, loadableRef, SOURCE_METADATA_KEY, type BlobStore } from '../source-ref';
+import { loadableRef, type BlobStore } from '../source-ref';
 import {
-  emptyResult,
   forEachLimited,
   recordFailure,
   type ItemCounters,
@@ -38,10 +40,6 @@ export interface ReindexDeps {
 /** Rounds of catching up with items changed while a model-change reindex ran. */
 const MAX_CATCH_UP_ROUNDS = 3;
 
-export function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
-  return a.id === b.id && a.sha256 === b.sha256 && a.dimension === b.dimension;
-}
-
 function itemsOf(snapshot: SnapshotView): StoredItem[] {
   const items: StoredItem[] = [];
   for (const id of snapshot.ids()) {
@@ -51,7 +49,10 @@ function itemsOf(snapshot: SnapshotView): StoredItem[] {
   return items;
 }
 
-/** Re-embeds stored items from their source refs; results keyed by id. */
+/**
+ * Re-embeds stored items from their `source` (snapshots from before that field have it read back
+ * from their legacy `_source` metadata by the index store); results keyed by id.
+ */
 class Reembedder {
   readonly embedded = new Map<string, ItemInput>();
   /** The stored content hash each embedding was made from (to notice later changes). */
@@ -72,7 +73,9 @@ class Reembedder {
     const transient: ItemFailure[] = [];
     const started = await forEachLimited(items, deps.itemConcurrency, context.shutdown, async (item) => {
       try {
-        const ref = await loadableRef(item.id, decodeSource(item.metadata[SOURCE_METADATA_KEY]), deps.blobs);
+        const { source } = item;
+        if (!source) throw new MissingSourceError(item.id, 'no source stored with the item');
+        const ref = await loadableRef(item.id, source, deps.blobs);
         const bytes = 'bytes' in ref ? ref.bytes : await deps.images.load(ref);
         const { vector, colour } = await deps.embedder.embed(bytes);
         this.embedded.set(item.id, {
@@ -80,7 +83,8 @@ class Reembedder {
           vector,
           colour,
           metadata: item.metadata,
-          contentHash: contentHash(bytes, item.metadata, model),
+          source,
+          contentHash: itemContentHash(bytes, item.metadata, source, model),
         });
         this.permanent.delete(item.id);
         deps.counters.embedded();
@@ -110,7 +114,7 @@ class Reembedder {
  * from another model) and listed as failed.
  */
 export async function processReindex(context: JobContext, deps: ReindexDeps): Promise<ProcessOutcome> {
-  const result = emptyResult();
+  const result = emptyJobResult();
   const snapshot = await deps.store.latest();
   if (!snapshot) {
     context.progress(1, 1);
@@ -132,7 +136,7 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
     return { kind: 'handBack', result, remaining: items.length - done };
   }
 
-  let change: { upserts: ItemInput[]; deletes: string[]; replaceAll?: boolean };
+  let change: SnapshotChange;
   if (!modelChanged) {
     // A newer upsert or delete must not be overwritten by this job's copy of the old item.
     const fresh = await deps.store.latest();
@@ -218,7 +222,7 @@ async function collectBlobs(
   if (!after) return;
   const referenced = new Set<string>();
   for (const id of after.ids()) {
-    const source = decodeSource(after.get(id)?.metadata[SOURCE_METADATA_KEY]);
+    const source = after.get(id)?.source;
     if (source && 'blob' in source) referenced.add(source.blob);
   }
   const removed = await deps.blobs.collect(referenced, deps.blobGraceMs ?? 3_600_000);

@@ -1,11 +1,11 @@
-import { contentHash, sha256Hex } from '../hash';
+import { emptyJobResult } from '@lookalike/queue';
+import { itemContentHash } from '../hash';
 import type { CatalogueItem, ImageEmbedder, ImageLoader, ItemInput, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
-import { storedMetadata, type BlobStore, type StoredSource } from '../source-ref';
+import { imageRefOf, sourceOf, type BlobStore } from '../source-ref';
 import type { ThumbnailStore } from '../thumbnails';
 import {
   deferForModelChange,
-  emptyResult,
   forEachLimited,
   recordFailure,
   type ItemCounters,
@@ -45,30 +45,19 @@ async function keepThumbnail(
   }
 }
 
-function sourceOf(item: CatalogueItem, bytes: Uint8Array): StoredSource {
-  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
-  if ('imagePath' in item) return { imagePath: item.imagePath };
-  return { blob: sha256Hex(bytes) };
-}
-
-function refOf(item: CatalogueItem): { imageUrl: string } | { imagePath: string } | { imageBase64: string } {
-  if ('imageUrl' in item) return { imageUrl: item.imageUrl };
-  if ('imagePath' in item) return { imagePath: item.imagePath };
-  return { imageBase64: item.imageBase64 };
-}
-
 /**
- * Upserts a batch: per item, load the image, hash bytes + stored metadata + model, skip it when the
+ * Upserts a batch: per item, load the image, hash bytes + metadata + source + model, skip it when the
  * latest snapshot (or a pending change) already has that hash, otherwise embed it. One bad item
- * never fails the others. The embedded items are published in one change; the outcome is returned
- * only after that snapshot is published.
+ * never fails the others. The embedded items are published in one change, each with its features
+ * (vector, colour histogram) and its source beside the caller's metadata, which is stored as given;
+ * the outcome is returned only after that snapshot is published.
  */
 export async function processUpsert(
   items: readonly CatalogueItem[],
   context: JobContext,
   deps: UpsertDeps,
 ): Promise<ProcessOutcome> {
-  const result = emptyResult();
+  const result = emptyJobResult();
   const permanent: ItemFailure[] = [];
   const transient: ItemFailure[] = [];
   const upserts: ItemInput[] = [];
@@ -98,10 +87,9 @@ export async function processUpsert(
   let done = 0;
   const started = await forEachLimited(batch, deps.itemConcurrency, context.shutdown, async (item) => {
     try {
-      const bytes = await deps.images.load(refOf(item));
+      const bytes = await deps.images.load(imageRefOf(item));
       const source = sourceOf(item, bytes);
-      const metadata = storedMetadata(item.metadata, source);
-      const hash = contentHash(bytes, metadata, model);
+      const hash = itemContentHash(bytes, item.metadata, source, model);
       if (currentHash(item.id) === hash) {
         if (publishedByEarlierRun(item.id)) result.indexed.push(item.id);
         else result.unchanged.push(item.id);
@@ -114,7 +102,7 @@ export async function processUpsert(
       // Inline uploads are kept so reindex (and thumbnails) can read them again later.
       if ('blob' in source) await deps.blobs.put(bytes);
       await keepThumbnail(deps, item.id, bytes, context, false);
-      upserts.push({ id: item.id, vector, metadata, contentHash: hash, colour });
+      upserts.push({ id: item.id, vector, colour, metadata: item.metadata, source, contentHash: hash });
       deps.counters.embedded();
       context.logger.debug({ itemId: item.id }, 'item embedded');
     } catch (err) {

@@ -1,0 +1,201 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createEmbedder, type Embedder } from '@lookalike/embedder';
+import { SnapshotWriter, type Snapshot } from '@lookalike/index-store';
+import {
+  DEFAULT_RANKING_CONFIG,
+  RankingMaintainer,
+  rankedSearch,
+  readRankingModel,
+  seededRandom,
+  type JudgedQuery,
+  type SearchHit,
+} from '@lookalike/ranking';
+import { ImportInputError, readCatalogueCsv } from '../catalogue-import/csv';
+import type { CliConfig } from '../config';
+import { contactSheet } from './contact-sheet';
+import { CRITERIA, K, foldOf, judge, keyOf, summarizeMode, type EvalItem, type EvalReport } from './judging';
+
+export interface EvalOptions {
+  catalogue: string;
+  folds: number;
+  json?: string;
+  report?: string;
+  sheet: string;
+  limit?: number;
+  csv: string;
+  imageTemplate: string;
+}
+
+/** Embeds every catalogue image once (several per session in flight); null where an image failed. */
+async function embedAll(
+  embedder: Embedder,
+  items: Omit<EvalItem, 'vector' | 'colour' | 'fold'>[],
+  root: string,
+  log: (s: string) => void,
+) {
+  const out: Array<{ vector: Float32Array; colour: Float32Array } | null> = new Array(items.length).fill(
+    null,
+  );
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const item = items[i] as (typeof items)[number];
+      try {
+        // Exactly what the API does with an upload: image bytes in, embedding + colour out.
+        const { vector, colour } = await embedder.embed(await readFile(path.join(root, item.imagePath)));
+        out[i] = { vector, colour };
+      } catch (err) {
+        log(`  skipped ${item.id}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (++done % 1000 === 0) log(`  embedded ${done}/${items.length}`);
+    }
+  };
+  await Promise.all(Array.from({ length: embedder.options.sessions * 4 }, worker));
+  return out;
+}
+
+/**
+ * The evaluation: embed the catalogue once, then per fold publish the other folds through the
+ * indexer's own path (SnapshotWriter + RankingMaintainer) and query the fold's images against it,
+ * judged with and without the learned ranking.
+ */
+export async function runEval(
+  config: CliConfig,
+  options: EvalOptions,
+  log: (s: string) => void,
+): Promise<EvalReport> {
+  const started = performance.now();
+  const root = path.resolve(options.catalogue);
+  const csvPath = path.join(root, options.csv);
+  if (!existsSync(csvPath)) throw new ImportInputError(`no ${options.csv} in ${root}`);
+  const catalogue = readCatalogueCsv(await readFile(csvPath, 'utf8'), {
+    idColumn: 'id',
+    imageTemplate: options.imageTemplate,
+  });
+  let rows = catalogue.rows.filter((row) => existsSync(path.join(root, row.imagePath)));
+  if (options.limit) rows = rows.slice(0, options.limit);
+  log(`${rows.length} items with images in ${root}`);
+
+  const embedder = await createEmbedder({
+    model: config.MODEL,
+    cacheDir: path.resolve(config.MODEL_CACHE_DIR),
+    mirror: config.MODEL_MIRROR,
+  });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookalike-eval-'));
+  try {
+    const embedStarted = performance.now();
+    const embedded = await embedAll(embedder, rows, root, log);
+    const embedSeconds = (performance.now() - embedStarted) / 1000;
+    const items: EvalItem[] = [];
+    rows.forEach((row, i) => {
+      const e = embedded[i];
+      if (e) items.push({ ...row, ...e, fold: foldOf(row.id, options.folds) });
+    });
+    const byId = new Map(items.map((item) => [item.id, item]));
+    log(`embedded ${items.length} images in ${embedSeconds.toFixed(0)} s`);
+
+    const judged = {
+      baseline: {} as Record<string, JudgedQuery[]>,
+      full: {} as Record<string, JudgedQuery[]>,
+    };
+    const queryMs = { baseline: 0, full: 0 };
+    let queries = 0;
+    const fitMs: number[] = [];
+    const sheetRows: Array<{ query: EvalItem; hits: SearchHit[] }> = [];
+    const random = seededRandom(12);
+    const sheetPicks = new Set<string>();
+    while (sheetPicks.size < Math.min(12, items.length))
+      sheetPicks.add((items[Math.floor(random() * items.length)] as EvalItem).id);
+
+    for (let fold = 0; fold < options.folds; fold++) {
+      const train = items.filter((item) => item.fold !== fold);
+      const test = items.filter((item) => item.fold === fold);
+      // The indexer's own publish path: SnapshotWriter + RankingMaintainer (fit in a worker thread).
+      const writer = await SnapshotWriter.open({
+        dataDir: path.join(tmp, `fold-${fold}`),
+        model: embedder.model,
+      });
+      const maintainer = new RankingMaintainer(writer, {
+        config: DEFAULT_RANKING_CONFIG,
+        dimension: embedder.model.dimension,
+      });
+      await maintainer.publish({
+        upserts: train.map((item) => ({
+          id: item.id,
+          vector: item.vector,
+          colour: item.colour,
+          metadata: item.metadata,
+          contentHash: item.id,
+        })),
+        deletes: [],
+      });
+      await maintainer.idle();
+      const snapshot = (await writer.latest()) as Snapshot;
+      const model = readRankingModel(snapshot);
+      fitMs.push(model?.stats.durationMs ?? 0);
+      const counts = new Map<string, Map<string, number>>();
+      for (const [name, fields] of Object.entries(CRITERIA)) {
+        const c = new Map<string, number>();
+        for (const item of train) {
+          const key = keyOf(item.metadata, fields);
+          if (key !== null) c.set(key, (c.get(key) ?? 0) + 1);
+        }
+        counts.set(name, c);
+      }
+      for (const query of test) {
+        let t = performance.now();
+        const plain = snapshot.search(query.vector, { k: K });
+        queryMs.baseline += performance.now() - t;
+        t = performance.now();
+        // The API's upload path: no id, no labels — the embedder's output only.
+        const full = rankedSearch(snapshot, { vector: query.vector, colour: query.colour }, { k: K });
+        queryMs.full += performance.now() - t;
+        queries++;
+        for (const [mode, hits] of [
+          ['baseline', plain],
+          ['full', full],
+        ] as const) {
+          for (const [name, j] of Object.entries(judge(query, hits, counts)))
+            (judged[mode][name] ??= []).push(j);
+        }
+        if (sheetPicks.has(query.id)) sheetRows.push({ query, hits: full });
+      }
+      await maintainer.close();
+      await writer.close();
+      log(
+        `fold ${fold + 1}/${options.folds}: ${train.length} indexed, ${test.length} queries, ` +
+          `fit ${((model?.stats.durationMs ?? 0) / 1000).toFixed(1)} s (${model?.lda?.dimensions ?? 0}-d projection)`,
+      );
+    }
+
+    let sheet: string | null = null;
+    if (options.sheet !== 'none') {
+      sheet = path.resolve(options.sheet);
+      await contactSheet(sheet, sheetRows, byId, root);
+    }
+    const report: EvalReport = {
+      catalogue: root,
+      model: embedder.model.id,
+      items: items.length,
+      folds: options.folds,
+      seconds: {
+        embed: embedSeconds,
+        fit: fitMs.reduce((a, b) => a + b, 0) / 1000,
+        total: (performance.now() - started) / 1000,
+      },
+      fitMsPerFold: fitMs,
+      baseline: summarizeMode(judged.baseline, queryMs.baseline / Math.max(1, queries)),
+      full: summarizeMode(judged.full, queryMs.full / Math.max(1, queries)),
+      contactSheet: sheet,
+    };
+    return report;
+  } finally {
+    await embedder.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
