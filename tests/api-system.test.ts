@@ -244,10 +244,12 @@ describe('API system: API and indexer processes on real Redis', () => {
     });
   });
 
-  test('internal metadata: the indexer stores _source, the API never shows it and refuses it from clients', async () => {
-    // The snapshot on disk really has it (so the API is what hides it).
+  test('internal data: the indexer stores the source beside the metadata, the API never shows it and refuses _source from clients', async () => {
+    // The snapshot on disk really keeps where the image came from (an upload: a content-addressed blob),
+    // as the item's own field; the user's metadata is stored as given.
     const published = await readPublished(data.dir);
-    expect(published?.metadataOf('sys-1')?._source).toMatch(/^blob:[0-9a-f]{64}$/);
+    expect(published?.sourceOf('sys-1')).toEqual({ blob: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(published?.metadataOf('sys-1')).not.toHaveProperty('_source');
 
     const refused = await call('/v1/items', {
       method: 'POST',

@@ -1,3 +1,4 @@
+import type { ItemSource } from '@lookalike/contracts';
 import { SnapshotReader } from '@lookalike/index-store';
 import { DEFAULT_RANKING_CONFIG, refitDue } from '@lookalike/ranking';
 import { pollUntil } from './poll';
@@ -9,6 +10,8 @@ export interface PublishedState {
   model: { id: string; sha256: string; dimension: number };
   ids: string[];
   metadataOf(id: string): Record<string, string | number> | undefined;
+  /** Where the indexer can find the item's image again (its own field, never in the metadata). */
+  sourceOf(id: string): ItemSource | undefined;
 }
 
 /** Opens the newest published snapshot in `dataDir` with the real reader (as the API does); null if none. */
@@ -23,6 +26,7 @@ export async function readPublished(dataDir: string): Promise<PublishedState | n
       model: { ...snapshot.model },
       ids: [...snapshot.ids()],
       metadataOf: (id) => snapshot.get(id)?.metadata,
+      sourceOf: (id) => snapshot.get(id)?.source,
     };
   } finally {
     await reader.close();
