@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { thumbnailPath } from '../src/routes/catalogue';
+import { thumbnailPath } from '@lookalike/contracts';
 import {
   ContractChecker,
   FakeSnapshot,
