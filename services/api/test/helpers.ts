@@ -71,6 +71,8 @@ export interface FakeItem {
   id: string;
   vector: Float32Array;
   metadata: Metadata;
+  /** Where the image came from, as index-store keeps it (internal: never in a response). */
+  source?: ItemSource;
 }
 
 /** An in-memory snapshot with the index-store's search semantics (brute force). */
