@@ -9,7 +9,7 @@ import { InferencePool } from './inference-pool';
 import { colourHistogram } from './colour';
 import { prepareEmbeddingModel } from './model-graph';
 import { preprocessImage, type Fit } from './preprocess';
-import type { ModelIdentity } from './vector';
+import type { ModelIdentity } from '@lookalike/contracts';
 
 export interface Embedding {
   /** L2-normalised. */
