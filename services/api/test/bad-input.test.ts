@@ -5,9 +5,10 @@
  */
 import { badInputServer, type BadCase } from './bad-input/harness';
 import { ContractChecker, hasSharedModels, httpRequest, type HttpResponse } from './helpers';
-import { itemsBadInputCases } from './routes/items/bad-input.cases';
-import { jobsBadInputCases } from './routes/jobs/bad-input.cases';
-import { similarBadInputCases } from './routes/similar/bad-input.cases';
+import { itemsBadInputCases } from './routes/items/items.bad-input.cases';
+import { jobsBadInputCases } from './routes/jobs/jobs.bad-input.cases';
+import { similarQueryBadInputCases } from './routes/similar/query.bad-input.cases';
+import { similarUploadBadInputCases } from './routes/similar/upload.bad-input.cases';
 
 const contract = new ContractChecker();
 const describeReal = hasSharedModels ? describe : describe.skip;
@@ -19,7 +20,8 @@ describeReal('bad input (real embedder, real HTTP)', () => {
     const env = server.env();
     const { url } = env;
     const cases: BadCase[] = [
-      ...(await similarBadInputCases(env)),
+      ...(await similarUploadBadInputCases(env)),
+      ...(await similarQueryBadInputCases(env)),
       ...(await itemsBadInputCases(env)),
       ...(await jobsBadInputCases(env)),
     ];
