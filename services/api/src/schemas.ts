@@ -2,8 +2,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ITEM_ID_PATTERN, METADATA_KEY_PATTERN, METADATA_LIMITS } from '@lookalike/contracts';
 
 /**
- * Schemas shared by several route folders (single-use schemas live beside their route). They are the single source of truth: Fastify validates requests
- * and serialises responses with them, and @fastify/swagger turns them into openapi/openapi.json.
+ * Schemas shared by several route folders; a route's own schemas live beside it. Patterns and
+ * limits come from @lookalike/contracts, so the API, the queue and the index store agree. Schemas are
+ * the single source of truth: Fastify validates requests and serialises responses with them
+ * (responses carry only the listed fields), and @fastify/swagger turns them into openapi.json.
  */
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
@@ -36,7 +38,7 @@ export function keyedRecord<V extends TSchema>(
   });
 }
 
-/** Metadata field names; a leading `_` is refused (it marked internal fields in older snapshots). */
+/** Metadata field names (a leading `_` is refused: older snapshots used it for internal fields). */
 export const METADATA_KEY = METADATA_KEY_PATTERN.source;
 
 export const Metadata = keyedRecord(METADATA_KEY, MetadataValue, {
