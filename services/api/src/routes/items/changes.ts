@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { IMAGE_REF_LIMITS } from '@lookalike/contracts';
+import { MAX_ITEMS_PER_JOB } from '@lookalike/queue';
 import { SECURITY, redisCall, type RouteContext } from '../../context';
 import { ApiError } from '../../errors';
 import type { CatalogueItem } from '../../ports';
 import { ItemId, Metadata, problemResponses } from '../../schemas';
 
-/** The queue's limit per job (MAX_ITEMS_PER_JOB in @lookalike/queue). */
-export const MAX_ITEMS_PER_REQUEST = 500;
+/** One request is one job: the queue's limit per job. */
+export const MAX_ITEMS_PER_REQUEST = MAX_ITEMS_PER_JOB;
 
 const UpsertItem = Type.Object(
   {
