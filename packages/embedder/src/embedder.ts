@@ -9,7 +9,7 @@ import { InferencePool } from './inference-pool';
 import { colourHistogram } from './colour';
 import { prepareEmbeddingModel } from './model-graph';
 import { preprocessImage, type Fit } from './preprocess';
-import type { ModelIdentity } from './vector';
+import type { ModelIdentity } from '@lookalike/contracts';
 
 export interface Embedding {
   /** L2-normalised. */
@@ -114,7 +114,9 @@ class Slots {
  * `decodeConcurrency` at once) → a pool of ONNX sessions in worker threads that pull micro-batches of
  * ready images. Decoding of the next images continues while sessions run, and the main thread only
  * orchestrates. Everything accepted counts against `maxQueue`; beyond it embed() fails fast with
- * EmbedderBusyError instead of buffering without bound.
+ * EmbedderBusyError instead of buffering without bound. A caller that queues its own work (the
+ * API's InferenceQueue) hands over at most `decodeConcurrency` images at once, one per session, so
+ * they wait in the caller's queue only; the indexer relies on the queueing here.
  */
 export class Embedder {
   readonly model: ModelIdentity;

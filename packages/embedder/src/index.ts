@@ -15,7 +15,8 @@ export {
   ModelMismatchError,
   type ImageErrorCode,
 } from './errors';
-export { cosine, l2normalize, sameModel, assertSameModel, type ModelIdentity } from './vector';
+export { cosine, l2normalize, sameModel, assertSameModel } from './vector';
+export type { ModelIdentity } from '@lookalike/contracts';
 export {
   prepareModel,
   prepareEmbeddingModel,

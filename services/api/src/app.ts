@@ -13,7 +13,6 @@ import type { Logger } from '@lookalike/config';
 import type { ApiConfig } from './config';
 import type { RouteContext } from './context';
 import { ApiError } from './errors';
-import { InferenceLimiter } from './inference-limiter';
 import auth from './plugins/auth';
 import deadline from './plugins/deadline';
 import metrics from './plugins/metrics';
@@ -21,12 +20,19 @@ import openapi from './plugins/openapi';
 import problem from './plugins/problem';
 import type { ApiDeps } from './ports';
 import { createValidatorCompiler } from './validation';
-import catalogueRoutes from './routes/catalogue';
 import demoRoutes from './routes/demo';
-import itemRoutes from './routes/items';
-import jobRoutes from './routes/jobs';
-import opsRoutes from './routes/ops';
-import similarRoutes from './routes/similar';
+import indexFieldsRoute from './routes/index/fields';
+import indexInfoRoute from './routes/index/info';
+import itemChangeRoutes from './routes/items/changes';
+import getItemRoute from './routes/items/get-item';
+import itemImageRoute from './routes/items/image';
+import listItemsRoute from './routes/items/list';
+import jobRoutes from './routes/jobs/get-job';
+import opsRoutes from './routes/ops/health';
+import byImageRoute from './routes/similar/by-image';
+import byItemRoute from './routes/similar/by-item';
+import { InferenceQueue } from './search/inference-queue';
+import { SearchService } from './search/search-service';
 
 export interface BuildAppOptions {
   config: ApiConfig;
@@ -111,21 +117,33 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   }
   await app.register(auth, { apiKey: config.API_KEY, protectReads: config.API_KEY_READS });
 
-  const limiter = new InferenceLimiter(config.INFERENCE_CONCURRENCY, config.INFERENCE_QUEUE);
+  const inference = new InferenceQueue(config.INFERENCE_CONCURRENCY, config.INFERENCE_QUEUE);
   await app.register(metrics, {
     snapshots: deps.snapshots,
     queue: deps.queue,
-    limiter,
+    inference,
     redisTimeoutMs: config.REDIS_TIMEOUT_MS,
   });
   await app.register(openapi, { ui: options.docsUi ?? true });
 
-  const context: RouteContext = { config, deps, limiter };
-  await app.register(similarRoutes, context);
-  await app.register(itemRoutes, context);
-  await app.register(jobRoutes, context);
-  await app.register(opsRoutes, context);
-  await app.register(catalogueRoutes, context);
+  const search = new SearchService(config, deps, inference, app.metrics);
+  const context: RouteContext = { config, deps, search };
+  // One plugin per route file. The order is the order of the paths in openapi/openapi.json (the
+  // committed document is compared byte for byte), not a grouping: keep it when adding routes.
+  for (const routes of [
+    byImageRoute,
+    byItemRoute,
+    getItemRoute,
+    itemChangeRoutes,
+    jobRoutes,
+    indexInfoRoute,
+    opsRoutes,
+    listItemsRoute,
+    indexFieldsRoute,
+    itemImageRoute,
+  ]) {
+    await app.register(routes, context);
+  }
   await app.register(demoRoutes);
   return app;
 }

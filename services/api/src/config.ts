@@ -1,10 +1,11 @@
 import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+import { MAX_K } from '@lookalike/contracts';
 import { parseSearchParameters } from '@lookalike/index-store';
 
 const MiB = 1024 * 1024;
 
 /** Hard ceiling of `k` in the published contract; MAX_K can only lower it. */
-export const K_CEILING = 100;
+export const K_CEILING = MAX_K;
 
 /** `250ms`, `30s`, `1m`, `2h` or a bare number of milliseconds. */
 const duration = (fallback: string) =>

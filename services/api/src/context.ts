@@ -1,15 +1,14 @@
 import { isLookalikeError } from '@lookalike/config';
 import type { ApiConfig } from './config';
 import { STATUS_BY_CODE, noSnapshot, queueUnavailable } from './errors';
-import type { InferenceLimiter } from './inference-limiter';
 import type { ApiDeps, SnapshotView } from './ports';
-import { publicSnapshot } from './public-metadata';
+import type { SearchService } from './search/search-service';
 
 /** What route plugins are given. */
 export interface RouteContext {
   config: ApiConfig;
   deps: ApiDeps;
-  limiter: InferenceLimiter;
+  search: SearchService;
 }
 
 /** OpenAPI security requirements per access level (see plugins/auth). */
@@ -22,13 +21,13 @@ export const SECURITY = {
 } as const;
 
 /**
- * The live snapshot as clients may see it (internal `_` metadata left out, see public-metadata.ts),
- * or 503 NO_SNAPSHOT. Routes that need the internal fields read `deps.snapshots.current()` instead.
+ * The live snapshot, or 503 NO_SNAPSHOT. Its items keep where their image came from in `source`,
+ * apart from their metadata: responses list their fields explicitly and never include it.
  */
 export function requireSnapshot(deps: ApiDeps): SnapshotView {
   const snapshot = deps.snapshots.current();
   if (!snapshot) throw noSnapshot();
-  return publicSnapshot(snapshot);
+  return snapshot;
 }
 
 /**

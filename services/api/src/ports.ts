@@ -4,17 +4,19 @@
  * wires them and the compiler checks the fit there — while route tests can pass in small fakes.
  */
 
-// Data shapes come from the packages that own them; the interfaces below are the behaviour the API needs.
+// Data shapes come from the packages that own them (shared ones from @lookalike/contracts); the
+// interfaces below are the behaviour the API needs.
 import type {
   Filter,
   Metadata,
   ModelIdentity,
+  RankedHit,
   SearchHit,
   SearchOptions,
   SearchOutcome,
   SearchRequest,
-  StoredItem,
-} from '@lookalike/index-store';
+} from '@lookalike/contracts';
+import type { StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
   CatalogueJobInput,
@@ -32,6 +34,7 @@ export type {
   JobState,
   Metadata,
   ModelIdentity,
+  RankedHit,
   SearchHit,
   SearchOptions,
   SearchOutcome,

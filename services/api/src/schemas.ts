@@ -1,32 +1,35 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { K_CEILING } from './config';
+import { ITEM_ID_PATTERN, METADATA_KEY_PATTERN, METADATA_LIMITS } from '@lookalike/contracts';
 
 /**
- * Schemas shared by several routes. They are the single source of truth: Fastify validates requests
- * and serialises responses with them, and @fastify/swagger turns them into openapi/openapi.json.
+ * Schemas shared by several route folders; a route's own schemas live beside it. Patterns and
+ * limits come from @lookalike/contracts, so the API, the queue and the index store agree. Schemas are
+ * the single source of truth: Fastify validates requests and serialises responses with them
+ * (responses carry only the listed fields), and @fastify/swagger turns them into openapi.json.
  */
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
-/** Item ids: what the queue accepts, and safe in a URL path segment. */
-export const ITEM_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
-/** Metadata field names; a leading `_` marks internal fields, never taken from or shown to clients. */
-export const METADATA_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_]{0,63}$';
-export const JOB_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
-
 export const ItemId = Type.String({
-  pattern: ITEM_ID_PATTERN,
+  pattern: ITEM_ID_PATTERN.source,
   description: '1–128 characters from A–Z a–z 0–9 _ . : -',
   examples: ['sku-15970'],
 });
 
-export const MetadataValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number()]);
+export const MetadataValue = Type.Union([
+  Type.String({ maxLength: METADATA_LIMITS.maxStringLength }),
+  Type.Number(),
+]);
 
 /**
  * An object whose keys match `keyPattern` and whose values match `value`. Written with
  * propertyNames rather than patternProperties, which @fastify/swagger would drop from the document.
  */
-function keyedRecord<V extends TSchema>(keyPattern: string, value: V, options: Record<string, unknown>) {
+export function keyedRecord<V extends TSchema>(
+  keyPattern: string,
+  value: V,
+  options: Record<string, unknown>,
+) {
   return Type.Unsafe<Record<string, Static<V>>>({
     type: 'object',
     propertyNames: { pattern: keyPattern },
@@ -35,11 +38,14 @@ function keyedRecord<V extends TSchema>(keyPattern: string, value: V, options: R
   });
 }
 
-export const Metadata = keyedRecord(METADATA_KEY_PATTERN, MetadataValue, {
-  maxProperties: 64,
+/** Metadata field names (a leading `_` is refused: older snapshots used it for internal fields). */
+export const METADATA_KEY = METADATA_KEY_PATTERN.source;
+
+export const Metadata = keyedRecord(METADATA_KEY, MetadataValue, {
+  maxProperties: METADATA_LIMITS.maxFields,
   description:
-    'Flat metadata: up to 64 fields named [A-Za-z0-9_]{1,64}, not starting with `_` (reserved for ' +
-    'internal fields), each a string (≤ 1000 chars) or a number.',
+    `Flat metadata: up to ${METADATA_LIMITS.maxFields} fields named [A-Za-z0-9_]{1,64}, not starting with \`_\` (reserved for ` +
+    `internal fields), each a string (≤ ${METADATA_LIMITS.maxStringLength} chars) or a number.`,
   examples: [{ gender: 'Men', articleType: 'Tshirts', baseColour: 'Navy Blue', year: 2011 }],
 });
 
@@ -149,56 +155,6 @@ export const ModelName = Type.String({
   examples: ['mobilenetv2-shufflenetv2-int8'],
 });
 
-export const SearchHit = Type.Object(
-  {
-    id: ItemId,
-    score: Type.Number({
-      description:
-        'Ranking score; results are ordered by it, higher is better. With the learned ranking (a snapshot ' +
-        'fitted from catalogue labels) it adds label and colour agreement to the similarity and can exceed 1; ' +
-        'without it, it equals `similarity`. Compare scores within one answer only.',
-    }),
-    similarity: Type.Number({
-      description:
-        'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
-    }),
-    metadata: Metadata,
-  },
-  { additionalProperties: false },
-);
-
-export const SimilarResponse = Type.Object(
-  {
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
-    model: ModelName,
-    results: Type.Array(SearchHit, { description: 'Best first.' }),
-  },
-  { additionalProperties: false, description: 'The most similar items, best first.' },
-);
-
-/** For operations whose options all go in the body: a stray `?k=` is refused rather than ignored. */
-export const NoQuery = Type.Object(
-  {},
-  { additionalProperties: false, description: 'No query parameters: options go in the request body.' },
-);
-
-export const K = Type.Integer({
-  minimum: 1,
-  maximum: K_CEILING,
-  default: 10,
-  description: `Number of results (1–${K_CEILING}; the server may cap it lower with MAX_K).`,
-});
-export const MinScore = Type.Number({
-  minimum: -1,
-  maximum: 1,
-  description: 'Drop results whose `similarity` (cosine, −1…1) is lower.',
-});
-export const Collapse = Type.Number({
-  exclusiveMinimum: 0,
-  maximum: 1,
-  description:
-    'Near-duplicate collapse: drop a result whose cosine similarity to a better result is at least this.',
-});
 export const FilterString = Type.String({
   maxLength: 2048,
   description:
@@ -206,22 +162,3 @@ export const FilterString = Type.String({
     'or the JSON object form `{"field": value | [values]}`.',
   examples: ['gender:Men,baseColour:Blue|Navy Blue'],
 });
-export const FilterObject = keyedRecord(
-  METADATA_KEY_PATTERN,
-  Type.Union([MetadataValue, Type.Array(MetadataValue, { minItems: 1, maxItems: 100 })]),
-  {
-    maxProperties: 32,
-    description: 'Metadata filter: every field must equal the value (or one of the values).',
-    examples: [{ gender: 'Men', baseColour: ['Blue', 'Navy Blue'] }],
-  },
-);
-
-/** A 202 with the Location of the job (`headers` documents the response header). */
-export const JobAccepted = Type.Object(
-  { jobId: Type.String({ description: 'Poll GET /v1/jobs/{jobId}.' }) },
-  {
-    additionalProperties: false,
-    description: 'Accepted: the job is queued; poll its Location.',
-    headers: { location: Type.String({ description: '/v1/jobs/{jobId}' }) },
-  },
-);

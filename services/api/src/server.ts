@@ -46,8 +46,11 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
       sessions: config.INFERENCE_CONCURRENCY,
       maxBytes: config.MAX_UPLOAD_BYTES,
       maxPixels: config.MAX_IMAGE_PIXELS,
-      // The API's own limiter queues first; this bound is only a backstop.
-      maxQueue: config.INFERENCE_CONCURRENCY + config.INFERENCE_QUEUE,
+      // Image queries wait in one place, the API's InferenceQueue, which hands the embedder at most
+      // INFERENCE_CONCURRENCY images at once: as many decode places and pending embeds as that,
+      // so the embedder never queues them a second time (its bound is only a backstop).
+      decodeConcurrency: config.INFERENCE_CONCURRENCY,
+      maxQueue: config.INFERENCE_CONCURRENCY,
       logger: log,
     });
     closers.push({ name: 'embedder', close: () => embedder.close() });

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LookalikeError, createLogger, type Env } from '@lookalike/config';
+import type { ItemSource } from '@lookalike/contracts';
+import { matchesFilter } from '@lookalike/filter';
 import { buildApp, type App } from '../src/app';
 import { loadConfig, type ApiConfig } from '../src/config';
 import type {
@@ -60,19 +62,17 @@ function dot(a: Float32Array, b: Float32Array): number {
   return sum;
 }
 
+/** The index store's filter rule (absent filter: everything). */
 function matches(metadata: Metadata, filter: Filter | undefined): boolean {
-  if (!filter) return true;
-  return Object.entries(filter).every(([field, condition]) => {
-    // Like the index store: values compare as strings (2012 matches "2012").
-    const wanted = (Array.isArray(condition) ? condition : [condition]).map(String);
-    return metadata[field] !== undefined && wanted.includes(String(metadata[field]));
-  });
+  return !filter || matchesFilter(metadata, filter);
 }
 
 export interface FakeItem {
   id: string;
   vector: Float32Array;
   metadata: Metadata;
+  /** Where the image came from, as index-store keeps it (internal: never in a response). */
+  source?: ItemSource;
 }
 
 /** An in-memory snapshot with the index-store's search semantics (brute force). */
@@ -92,7 +92,15 @@ export class FakeSnapshot implements SnapshotView {
 
   get(id: string): StoredItem | undefined {
     const item = this.items.get(id);
-    return item && { id, metadata: item.metadata, contentHash: 'b'.repeat(64), indexedAt: this.builtAt };
+    return (
+      item && {
+        id,
+        metadata: item.metadata,
+        contentHash: 'b'.repeat(64),
+        indexedAt: this.builtAt,
+        ...(item.source ? { source: item.source } : {}),
+      }
+    );
   }
 
   ids(): Iterable<string> {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { InferenceLimiter } from '../inference-limiter';
 import type { CatalogueJobs, JobState, SnapshotSource } from '../ports';
+import type { InferenceQueue } from '../search/inference-queue';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,13 +24,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export interface MetricsSources {
   snapshots: SnapshotSource;
   queue: CatalogueJobs;
-  limiter: InferenceLimiter;
+  /** The one admission queue of image queries. */
+  inference: InferenceQueue;
   redisTimeoutMs: number;
 }
 
 /**
  * The API's Prometheus metrics, in a registry of its own (several apps can live in one process, as
- * in tests). Index, reload, queue and limiter figures are read at scrape time, so they cannot drift.
+ * in tests). Index, reload, queue and inference-queue figures are read at scrape time, so they cannot drift.
  */
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -69,7 +70,7 @@ export class ApiMetrics {
       buckets: [1, 2, 4, 8, 16, 32],
       registers,
     });
-    const { snapshots, queue, limiter, redisTimeoutMs } = sources;
+    const { snapshots, queue, inference, redisTimeoutMs } = sources;
     new Gauge({
       name: 'lookalike_index_version',
       help: 'Version of the snapshot being served (0 = none yet)',
@@ -124,7 +125,7 @@ export class ApiMetrics {
       help: 'Query images being embedded now',
       registers,
       collect() {
-        this.set(limiter.running);
+        this.set(inference.running);
       },
     });
     new Gauge({
@@ -132,7 +133,7 @@ export class ApiMetrics {
       help: 'Query images admitted and waiting for an inference slot',
       registers,
       collect() {
-        this.set(limiter.admitted - limiter.running);
+        this.set(inference.admitted - inference.running);
       },
     });
     new Counter({
@@ -141,7 +142,7 @@ export class ApiMetrics {
       registers,
       collect() {
         this.reset();
-        this.inc(limiter.rejected);
+        this.inc(inference.rejected);
       },
     });
   }

@@ -1,6 +1,6 @@
-import { ApiError } from '../src/errors';
-import { checkFilterFields, parseFilter } from '../src/filter';
-import { FakeSnapshot, fakeVector } from './helpers';
+import { ApiError } from '../../src/errors';
+import { checkFilterFields, parseFilter } from '../../src/search/filter';
+import { FakeSnapshot, fakeVector } from '../helpers';
 
 const where = '/query/filter';
 

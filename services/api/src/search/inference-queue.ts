@@ -1,19 +1,21 @@
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 
 /** Called when a slot is handed over. */
 type Waiter = () => void;
 
 /**
- * Bounds the memory and CPU spent on image queries. A request is *admitted* before its body is read
- * (at most `concurrency + maxQueue` at once — beyond that 503 INFERENCE_BUSY with Retry-After, so
- * a burst cannot buffer unbounded uploads), then waits in FIFO order for one of `concurrency`
- * inference slots. The embedding itself runs in onnxruntime/sharp threads, never on the event loop.
+ * The one admission queue of image queries: it bounds the memory and CPU they take. A request is
+ * *admitted* (at most `concurrency + maxQueue` at once — beyond that 503 INFERENCE_BUSY with
+ * Retry-After, so a burst cannot buffer unbounded uploads), then waits in FIFO order for one of
+ * `concurrency` inference slots. Nothing downstream queues it again: the embedder gets at most
+ * `concurrency` images at once, one per ONNX session (see server.ts). When a request is admitted is
+ * the route's choice (SearchService.admit); the embedding itself runs in onnxruntime/sharp threads.
  */
-export class InferenceLimiter {
+export class InferenceQueue {
   private admittedCount = 0;
   private runningCount = 0;
   private readonly waiters: Waiter[] = [];
-  /** Requests refused because the limiter was full, since start. */
+  /** Requests refused because the queue was full, since start. */
   rejected = 0;
 
   constructor(
@@ -86,11 +88,11 @@ export class InferenceLimiter {
 
 export class Admission {
   constructor(
-    private readonly limiter: InferenceLimiter,
+    private readonly queue: InferenceQueue,
     readonly release: () => void,
   ) {}
 
   run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.limiter.runInSlot(fn, signal);
+    return this.queue.runInSlot(fn, signal);
   }
 }

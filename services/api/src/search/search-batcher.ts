@@ -1,4 +1,4 @@
-import type { SearchHit, SearchOutcome, SearchRequest, SnapshotView } from './ports';
+import type { SearchHit, SearchOutcome, SearchRequest, SnapshotView } from '../ports';
 
 /** Queries per FAISS call: bounds how long one batch holds the event loop. */
 export const MAX_SEARCH_BATCH = 32;

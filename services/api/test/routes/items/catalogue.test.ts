@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { thumbnailPath } from '../src/routes/catalogue';
+import { thumbnailPath } from '@lookalike/contracts';
 import {
   ContractChecker,
   FakeSnapshot,
@@ -16,7 +16,7 @@ import {
   type HttpResponse,
   type RequestOptions,
   type TestApp,
-} from './helpers';
+} from '../../helpers';
 
 const contract = new ContractChecker();
 
@@ -54,9 +54,9 @@ function catalogue(version = 4): FakeSnapshot {
         kind: i % 2 ? 'shoe' : 'shirt',
         year: 2010 + (i % 2),
         name: `Thing number ${i}`,
-        // Internal bookkeeping of the indexer: must never show.
-        _source: `path:secret/${i}.jpg`,
       },
+      // Where the indexer found the image: internal, must never show.
+      source: { imagePath: `secret/${i}.jpg` },
     })),
   );
 }
@@ -98,6 +98,7 @@ describe('catalogue browsing routes', () => {
     const beyond = await page(t, '/v1/items?offset=100');
     expect(beyond).toMatchObject({ total: 30, items: [], limit: 24 });
     expect(JSON.stringify([first, last])).not.toContain('_source');
+    expect(JSON.stringify([first, last])).not.toContain('secret/');
   });
 
   test('GET /v1/items with a filter: only matching items, total counts the matches', async () => {

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { SECURITY, redisCall, type RouteContext } from '../context';
-import { jobNotFound } from '../errors';
-import { ItemId, JOB_ID_PATTERN, problemResponses } from '../schemas';
+import { SECURITY, redisCall, type RouteContext } from '../../context';
+import { jobNotFound } from '../../errors';
+import { ItemId, problemResponses } from '../../schemas';
+
+/** Job ids as the queue makes them (BullMQ ids, or a caller's). */
+const JOB_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
 
 const IdList = Type.Array(ItemId);
 

@@ -1,21 +1,29 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { SECURITY, redisCall, requireSnapshot, type RouteContext } from '../context';
-import { ApiError, itemNotFound } from '../errors';
-import type { CatalogueItem } from '../ports';
-import { ItemId, Metadata, JobAccepted, problemResponses } from '../schemas';
+import { IMAGE_REF_LIMITS } from '@lookalike/contracts';
+import { MAX_ITEMS_PER_JOB } from '@lookalike/queue';
+import { SECURITY, redisCall, type RouteContext } from '../../context';
+import { ApiError } from '../../errors';
+import type { CatalogueItem } from '../../ports';
+import { ItemId, Metadata, problemResponses } from '../../schemas';
 
-/** The queue's limit per job (MAX_ITEMS_PER_JOB in @lookalike/queue). */
-export const MAX_ITEMS_PER_REQUEST = 500;
+/** One request is one job: the queue's limit per job. */
+export const MAX_ITEMS_PER_REQUEST = MAX_ITEMS_PER_JOB;
 
 const UpsertItem = Type.Object(
   {
     id: ItemId,
     imageUrl: Type.Optional(
-      Type.String({ maxLength: 2048, description: 'http(s) URL the indexer fetches.' }),
+      Type.String({
+        maxLength: IMAGE_REF_LIMITS.maxUrlLength,
+        description: 'http(s) URL the indexer fetches.',
+      }),
     ),
     imagePath: Type.Optional(
-      Type.String({ maxLength: 1024, description: 'Path under the indexer’s CATALOGUE_ROOT.' }),
+      Type.String({
+        maxLength: IMAGE_REF_LIMITS.maxPathLength,
+        description: 'Path under the indexer’s CATALOGUE_ROOT.',
+      }),
     ),
     imageBase64: Type.Optional(Type.String({ description: 'The image bytes, base64.' })),
     metadata: Type.Optional(Metadata),
@@ -51,52 +59,23 @@ const UpsertBody = Type.Object(
   },
 );
 
-const StoredItemResponse = Type.Object(
+/** A 202 with the Location of the job (`headers` documents the response header). */
+export const JobAccepted = Type.Object(
+  { jobId: Type.String({ description: 'Poll GET /v1/jobs/{jobId}.' }) },
   {
-    id: ItemId,
-    metadata: Metadata,
-    contentHash: Type.String({
-      pattern: '^[0-9a-f]{64}$',
-      description:
-        'sha256 fingerprint of what the indexer embedded (image bytes, metadata, model); it changes ' +
-        'whenever the item is re-indexed with different content.',
-    }),
-    indexedAt: Type.String({ format: 'date-time' }),
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+    additionalProperties: false,
+    description: 'Accepted: the job is queued; poll its Location.',
+    headers: { location: Type.String({ description: '/v1/jobs/{jobId}' }) },
   },
-  { additionalProperties: false, description: 'The item as indexed in the live snapshot.' },
 );
 
-const itemRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {
+/**
+ * Catalogue changes, each queued as one job for the indexer (202 with the job's Location): upsert
+ * items (POST /v1/items), delete one (DELETE /v1/items/{id}), re-embed all (POST /v1/reindex).
+ */
+const itemChangeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {
   const { queue } = deps;
   const accepted = (jobId: string) => ({ jobId });
-
-  app.get(
-    '/v1/items/:id',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags: ['catalogue'],
-        operationId: 'getItem',
-        summary: 'An item of the live snapshot',
-        security: SECURITY.read,
-        params: Type.Object({ id: ItemId }),
-        response: { 200: StoredItemResponse, ...problemResponses(400, 401, 404) },
-      },
-    },
-    async (request) => {
-      const snapshot = requireSnapshot(deps);
-      const item = snapshot.get(request.params.id);
-      if (!item) throw itemNotFound(request.params.id);
-      return {
-        id: item.id,
-        metadata: item.metadata,
-        contentHash: item.contentHash,
-        indexedAt: item.indexedAt,
-        indexVersion: snapshot.version,
-      };
-    },
-  );
 
   app.post(
     '/v1/items',
@@ -194,4 +173,4 @@ const itemRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config
   );
 };
 
-export default itemRoutes;
+export default itemChangeRoutes;

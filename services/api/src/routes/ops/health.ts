@@ -1,54 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { SECURITY, redisCall, requireSnapshot, type RouteContext } from '../context';
-import { ApiError } from '../errors';
-import { sendProblem, toProblem } from '../plugins/problem';
-import { ModelName, ReadinessChecks, exactProblemResponses, problemResponses } from '../schemas';
-
-const IndexInfo = Type.Object(
-  {
-    version: Type.Integer({ description: 'Snapshot version being served.' }),
-    count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
-    model: ModelName,
-    modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    dimension: Type.Integer({ minimum: 1 }),
-    builtAt: Type.String({ format: 'date-time' }),
-  },
-  { additionalProperties: false, description: 'The snapshot being served.' },
-);
+import { SECURITY, redisCall, type RouteContext } from '../../context';
+import { ApiError } from '../../errors';
+import { sendProblem, toProblem } from '../../plugins/problem';
+import { ReadinessChecks, exactProblemResponses } from '../../schemas';
 
 const Ready = Type.Object(
   { status: Type.Literal('ready'), checks: ReadinessChecks },
   { additionalProperties: false, description: 'Ready: a snapshot is loaded and Redis answers.' },
 );
 
-/** Index info, health, readiness and metrics. The last three are open and not rate limited. */
+/** Health, readiness and metrics: open to everyone and not rate limited. */
 const opsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {
-  app.get(
-    '/v1/index',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags: ['search'],
-        operationId: 'getIndex',
-        summary: 'The snapshot being served',
-        security: SECURITY.read,
-        response: { 200: IndexInfo, ...problemResponses(401) },
-      },
-    },
-    async () => {
-      const snapshot = requireSnapshot(deps);
-      return {
-        version: snapshot.version,
-        count: snapshot.count,
-        model: snapshot.model.id,
-        modelSha256: snapshot.model.sha256,
-        dimension: snapshot.model.dimension,
-        builtAt: snapshot.builtAt,
-      };
-    },
-  );
-
   const open = { access: 'public' as const, rateLimit: false as const };
 
   app.get(

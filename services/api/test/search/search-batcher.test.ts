@@ -4,8 +4,8 @@
  * searchMany is tested in index-store, and the whole path over HTTP below.
  */
 import net from 'node:net';
-import { MAX_SEARCH_BATCH, SearchBatcher } from '../src/search-batcher';
-import { FakeSnapshot, buildTestApp, type FakeItem } from './helpers';
+import { MAX_SEARCH_BATCH, SearchBatcher } from '../../src/search/search-batcher';
+import { FakeSnapshot, buildTestApp, type FakeItem } from '../helpers';
 
 function catalogue(count: number, dimension = 8): FakeItem[] {
   return Array.from({ length: count }, (_, i) => {

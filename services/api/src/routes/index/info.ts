@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
+import { ModelName, problemResponses } from '../../schemas';
+
+const IndexInfo = Type.Object(
+  {
+    version: Type.Integer({ description: 'Snapshot version being served.' }),
+    count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
+    model: ModelName,
+    modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    dimension: Type.Integer({ minimum: 1 }),
+    builtAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false, description: 'The snapshot being served.' },
+);
+
+/** GET /v1/index: the snapshot being served (version, size, model). */
+const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  app.get(
+    '/v1/index',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['search'],
+        operationId: 'getIndex',
+        summary: 'The snapshot being served',
+        security: SECURITY.read,
+        response: { 200: IndexInfo, ...problemResponses(401) },
+      },
+    },
+    async () => {
+      const snapshot = requireSnapshot(deps);
+      return {
+        version: snapshot.version,
+        count: snapshot.count,
+        model: snapshot.model.id,
+        modelSha256: snapshot.model.sha256,
+        dimension: snapshot.model.dimension,
+        builtAt: snapshot.builtAt,
+      };
+    },
+  );
+};
+
+export default indexInfoRoute;

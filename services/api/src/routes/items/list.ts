@@ -1,0 +1,91 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { matchesFilter } from '@lookalike/filter';
+import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
+import type { Metadata } from '../../ports';
+import { checkFilterFields, parseFilter } from '../../search/filter';
+import { FilterString, ItemId, Metadata as MetadataSchema, problemResponses } from '../../schemas';
+
+const LIST_LIMIT_MAX = 100;
+
+const ListQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: LIST_LIMIT_MAX, default: 24, description: 'Items per page.' }),
+    ),
+    offset: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0, description: 'Items to skip.' }),
+    ),
+    filter: Type.Optional(FilterString),
+  },
+  { additionalProperties: false },
+);
+
+const ItemList = Type.Object(
+  {
+    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+    total: Type.Integer({ minimum: 0, description: 'Items matching the filter (all items without one).' }),
+    offset: Type.Integer({ minimum: 0 }),
+    limit: Type.Integer({ minimum: 1 }),
+    items: Type.Array(
+      Type.Object({ id: ItemId, metadata: MetadataSchema }, { additionalProperties: false }),
+      {
+        description: 'In index order (the order items were first added).',
+      },
+    ),
+  },
+  { additionalProperties: false, description: 'One page of the catalogue.' },
+);
+
+/**
+ * GET /v1/items: pages of the catalogue in index order, optionally filtered (the demo page's
+ * browser starts here). Each item is listed with its id and metadata only.
+ */
+const listItemsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  app.get(
+    '/v1/items',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['catalogue'],
+        operationId: 'listItems',
+        summary: 'Page through the items of the live snapshot',
+        description:
+          'Items in index order with their metadata, optionally only those matching `filter` ' +
+          '(same syntax as the search routes).',
+        security: SECURITY.read,
+        querystring: ListQuery,
+        response: { 200: ItemList, ...problemResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const snapshot = requireSnapshot(deps);
+      const limit = request.query.limit ?? 24;
+      const offset = request.query.offset ?? 0;
+      const filter = parseFilter(request.query.filter, '/query/filter');
+      checkFilterFields(filter, snapshot, '/query/filter');
+      const items: Array<{ id: string; metadata: Metadata }> = [];
+      let total = 0;
+      if (!filter) {
+        total = snapshot.count;
+        let position = 0;
+        for (const id of snapshot.ids()) {
+          if (position >= offset + limit) break;
+          if (position++ < offset) continue;
+          const item = snapshot.get(id);
+          if (item) items.push({ id, metadata: item.metadata });
+        }
+      } else {
+        for (const id of snapshot.ids()) {
+          const item = snapshot.get(id);
+          if (!item || !matchesFilter(item.metadata, filter)) continue;
+          if (total >= offset && items.length < limit) items.push({ id, metadata: item.metadata });
+          total++;
+        }
+      }
+      return { indexVersion: snapshot.version, total, offset, limit, items };
+    },
+  );
+};
+
+export default listItemsRoute;

@@ -1,0 +1,146 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { IMAGE_REF_LIMITS } from '@lookalike/contracts';
+import { FILTER_LIMITS } from '@lookalike/filter';
+import { K_CEILING } from '../../config';
+import {
+  FilterString,
+  ItemId,
+  METADATA_KEY,
+  Metadata,
+  MetadataValue,
+  ModelName,
+  keyedRecord,
+} from '../../schemas';
+
+/** The schemas of the two similarity queries (by image, by item). */
+
+export const SearchHit = Type.Object(
+  {
+    id: ItemId,
+    score: Type.Number({
+      description:
+        'Ranking score; results are ordered by it, higher is better. With the learned ranking (a snapshot ' +
+        'fitted from catalogue labels) it adds label and colour agreement to the similarity and can exceed 1; ' +
+        'without it, it equals `similarity`. Compare scores within one answer only.',
+    }),
+    similarity: Type.Number({
+      description:
+        'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
+    }),
+    metadata: Metadata,
+  },
+  { additionalProperties: false },
+);
+
+export const SimilarResponse = Type.Object(
+  {
+    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+    model: ModelName,
+    results: Type.Array(SearchHit, { description: 'Best first.' }),
+  },
+  { additionalProperties: false, description: 'The most similar items, best first.' },
+);
+
+/** For operations whose options all go in the body: a stray `?k=` is refused rather than ignored. */
+export const NoQuery = Type.Object(
+  {},
+  { additionalProperties: false, description: 'No query parameters: options go in the request body.' },
+);
+
+export const K = Type.Integer({
+  minimum: 1,
+  maximum: K_CEILING,
+  default: 10,
+  description: `Number of results (1–${K_CEILING}; the server may cap it lower with MAX_K).`,
+});
+export const MinScore = Type.Number({
+  minimum: -1,
+  maximum: 1,
+  description: 'Drop results whose `similarity` (cosine, −1…1) is lower.',
+});
+export const Collapse = Type.Number({
+  exclusiveMinimum: 0,
+  maximum: 1,
+  description:
+    'Near-duplicate collapse: drop a result whose cosine similarity to a better result is at least this.',
+});
+export const FilterObject = keyedRecord(
+  METADATA_KEY,
+  Type.Union([
+    MetadataValue,
+    Type.Array(MetadataValue, { minItems: 1, maxItems: FILTER_LIMITS.maxValuesPerField }),
+  ]),
+  {
+    maxProperties: FILTER_LIMITS.maxFields,
+    description: 'Metadata filter: every field must equal the value (or one of the values).',
+    examples: [{ gender: 'Men', baseColour: ['Blue', 'Navy Blue'] }],
+  },
+);
+
+const ImageRefFields = {
+  imageUrl: Type.Optional(
+    Type.String({
+      maxLength: IMAGE_REF_LIMITS.maxUrlLength,
+      description: 'http(s) URL of the query image; private and loopback addresses are refused.',
+    }),
+  ),
+  imageBase64: Type.Optional(
+    Type.String({ description: 'The image bytes, base64 (a `data:image/…;base64,` prefix is allowed).' }),
+  ),
+  imagePath: Type.Optional(
+    Type.String({
+      maxLength: IMAGE_REF_LIMITS.maxPathLength,
+      description: 'Path under the server’s CATALOGUE_ROOT.',
+    }),
+  ),
+};
+
+/** Exactly one image reference. */
+const ONE_IMAGE_REF = [
+  { required: ['imageUrl'] },
+  { required: ['imageBase64'] },
+  { required: ['imagePath'] },
+];
+
+export const SimilarJsonBody = Type.Object(
+  {
+    ...ImageRefFields,
+    k: Type.Optional(K),
+    filter: Type.Optional(Type.Union([FilterObject, FilterString])),
+    minScore: Type.Optional(MinScore),
+    collapse: Type.Optional(Collapse),
+  },
+  {
+    additionalProperties: false,
+    oneOf: ONE_IMAGE_REF,
+    description: 'Exactly one of imageUrl, imageBase64, imagePath.',
+    examples: [{ imageUrl: 'https://shop.example.com/p/15970.jpg', k: 12, filter: { gender: 'Men' } }],
+  },
+);
+export type SimilarJsonBody = Static<typeof SimilarJsonBody>;
+
+export const SimilarMultipartBody = Type.Object(
+  {
+    image: Type.String({
+      format: 'binary',
+      contentMediaType: 'application/octet-stream',
+      description: 'The query image file (JPEG, PNG, WebP, GIF, AVIF, TIFF).',
+    }),
+    k: Type.Optional(K),
+    filter: Type.Optional(FilterString),
+    minScore: Type.Optional(MinScore),
+    collapse: Type.Optional(Collapse),
+  },
+  { additionalProperties: false },
+);
+export type SimilarMultipartBody = Static<typeof SimilarMultipartBody>;
+
+export const ByItemQuery = Type.Object(
+  {
+    k: Type.Optional(K),
+    filter: Type.Optional(FilterString),
+    minScore: Type.Optional(MinScore),
+    collapse: Type.Optional(Collapse),
+  },
+  { additionalProperties: false },
+);
