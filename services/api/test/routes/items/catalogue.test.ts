@@ -243,7 +243,7 @@ describe('the demo page', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.headers['content-security-policy']).not.toContain('unsafe-inline');
-    expect(page.body).toContain('<script src="/demo/demo.js" defer></script>');
+    expect(page.body).toContain('<script type="module" src="/demo/demo.js"></script>');
     expect(page.body).toContain('pnpm lookalike import --csv');
     const script = await t.request('/demo/demo.js');
     expect(script.statusCode).toBe(200);
