@@ -9,8 +9,8 @@ import {
   SnapshotWriter,
   type SearchRequest,
   type Snapshot,
-} from '../src';
-import { TEST_MODEL, bruteForce, dot, item, modelOf, rng, tempDataDir, unitVector } from './helpers';
+} from '../../src';
+import { TEST_MODEL, bruteForce, dot, item, modelOf, rng, tempDataDir, unitVector } from '../helpers';
 
 describe('snapshot search (real faiss, real files)', () => {
   let data: ReturnType<typeof tempDataDir>;
