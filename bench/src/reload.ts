@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SnapshotWriter } from '@lookalike/index-store';
+import { SnapshotWriter, readPointer, switchPointer, type Pointer } from '@lookalike/index-store';
 import {
   RssSampler,
   defaultModelIdentity,
@@ -29,11 +29,11 @@ const ITEMS = 50_000;
 const CONNECTIONS = 8;
 const CHANGED_PER_VERSION = 500;
 
-/** Replaces CURRENT the way the writer does: a temp file beside it, then an atomic rename. */
-function switchPointer(dataDir: string, pointerText: string): void {
-  const temp = path.join(dataDir, `bench-pointer.${process.pid}`);
-  writeFileSync(temp, pointerText);
-  renameSync(temp, path.join(dataDir, 'CURRENT'));
+/** The published pointer (CURRENT), through the index store's pointer codec. */
+async function currentPointer(dataDir: string): Promise<Pointer> {
+  const pointer = await readPointer(dataDir);
+  if (!pointer) throw new Error('bench: the writer published no snapshot');
+  return pointer;
 }
 
 export const reloadSuite: BenchSuite = {
@@ -54,7 +54,7 @@ export const reloadSuite: BenchSuite = {
         gcGraceMs: 3_600_000,
       });
       await writer.publish({ upserts: syntheticItems(vectors, model.dimension), deletes: [] });
-      const pointers = [readFileSync(path.join(dataDir, 'CURRENT'), 'utf8')];
+      const pointers = [await currentPointer(dataDir)];
       const publishMs: number[] = [];
       for (let swap = 1; swap <= swaps; swap++) {
         const started = performance.now();
@@ -66,10 +66,11 @@ export const reloadSuite: BenchSuite = {
         }));
         await writer.publish({ upserts, deletes: [] });
         publishMs.push(performance.now() - started);
-        pointers.push(readFileSync(path.join(dataDir, 'CURRENT'), 'utf8'));
+        pointers.push(await currentPointer(dataDir));
       }
       await writer.close();
-      switchPointer(dataDir, pointers[0] as string);
+      // Back to the first version (the writer's atomic pointer switch, without its checks).
+      await switchPointer(dataDir, pointers[0] as Pointer);
       const api = await startApi(context, dataDir, ITEMS);
       const requests = byIdRequests(ITEMS);
       try {
@@ -87,7 +88,7 @@ export const reloadSuite: BenchSuite = {
         const publishes: Array<{ published: number; at: number }> = [];
         for (let swap = 1; swap <= swaps; swap++) {
           await sleep(swapsFrom + swap * (swapWindowMs / swaps) - Date.now() - swapWindowMs / swaps / 2);
-          switchPointer(dataDir, pointers[swap] as string);
+          await switchPointer(dataDir, pointers[swap] as Pointer);
           publishes.push({ published: swap + 1, at: Date.now() });
         }
         await sleep(swapsFrom + swapWindowMs - Date.now());

@@ -2,6 +2,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 /** Yields to the event loop so a long load or build does not starve request handling. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -126,6 +130,28 @@ export async function readFileIfExists(file: string): Promise<Buffer | null> {
 
 export async function removeTree(target: string): Promise<void> {
   await fsp.rm(target, { recursive: true, force: true, maxRetries: 3 });
+}
+
+const IO_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** Size and sha256 of a file written natively (by faiss), read back in chunks; fsyncs it too. */
+export async function hashAndSyncFile(file: string): Promise<{ bytes: number; sha256: string }> {
+  const handle = await fsp.open(file, 'r+');
+  try {
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(IO_CHUNK_BYTES);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    await handle.sync();
+    return { bytes, sha256: hash.digest('hex') };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The message of anything thrown (errors from another realm included). */

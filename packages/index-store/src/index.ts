@@ -1,9 +1,15 @@
+// The public surface of @lookalike/index-store. Rooms: format/ (the on-disk layout and one codec per
+// file kind), publish/ (the writer's transaction, applying changes, GC, the lock), query/ (the
+// in-memory snapshot and its search), read/ (loading and following published snapshots).
+export { MAX_K } from '@lookalike/contracts';
+export { FIELD_VALUES_CAP } from '@lookalike/filter';
 export type {
   ModelIdentity,
   Metadata,
   ItemInput,
   StoredItem,
   Filter,
+  FieldFacet,
   SearchOptions,
   SearchHit,
   SearchRequest,
@@ -25,9 +31,10 @@ export {
   SnapshotNotFoundError,
   StoreClosedError,
 } from './errors';
-export { SnapshotWriter, type SnapshotWriterOptions } from './writer';
-export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './reader';
-export { MAX_K, FIELD_VALUES_CAP } from './snapshot';
+export { SnapshotWriter } from './publish/snapshot-writer';
+export type { SnapshotWriterOptions } from './publish/writer-options';
+export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './read/reader';
+export { readPointer, switchPointer, type Pointer } from './format/pointer';
 export {
   parseSearchParameters,
   checkAnnSpec,
@@ -35,4 +42,4 @@ export {
   applyFaissThreading,
   type SearchParameters,
   type AnnSpec,
-} from './ann';
+} from './query/ann';

@@ -1,4 +1,6 @@
+import type { FieldFacet } from '@lookalike/filter';
 import type {
+  Filter,
   ItemSource,
   Metadata,
   ModelIdentity,
@@ -8,6 +10,7 @@ import type {
   SearchRequest,
 } from '@lookalike/contracts';
 
+export type { FieldFacet } from '@lookalike/filter';
 export type {
   Filter,
   ItemSource,
@@ -75,6 +78,13 @@ export interface Snapshot {
   searchMany(requests: readonly SearchRequest[]): SearchOutcome[];
   /** Every metadata field → its most frequent distinct values (at most 100 per field), for filter chips. */
   metadataFields(): Record<string, string[]>;
+  /** Every metadata field with its item count, distinct values and most frequent values with counts. */
+  facets(): FieldFacet[];
+  /**
+   * One page, in index order, of the items matching `filter` (all items without one), and how many
+   * match in all. Throws InvalidQueryError for a bad filter, offset or limit.
+   */
+  page(filter: Filter | undefined, offset: number, limit: number): { total: number; items: StoredItem[] };
   /** Names of the extra files (learned ranking state, …) published with this snapshot. */
   attachmentNames(): string[];
   /** An extra file published with this snapshot, verified against the manifest like every other file. */

@@ -1,5 +1,5 @@
 import { IndexFlatIP, knnInnerProduct } from 'faiss-node';
-import { rng, unitVector } from './helpers';
+import { rng, unitVector } from '../helpers';
 
 describe('knnInnerProduct (faiss-node patch): exact search on vectors held in JS', () => {
   it('returns what IndexFlatIP.search returns for a batch of queries, without copying the vectors', () => {

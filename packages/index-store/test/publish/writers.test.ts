@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { SnapshotReader, SnapshotWriter, type Snapshot } from '../src';
-import { item, modelOf, spawnFixture, tempDataDir, vectorFor, waitFor } from './helpers';
-import type { ChildTask } from './fixtures/writer-child';
+import { SnapshotReader, SnapshotWriter, type Snapshot } from '../../src';
+import { item, modelOf, spawnFixture, tempDataDir, vectorFor, waitFor } from '../helpers';
+import type { ChildTask } from '../fixtures/writer-child';
 
 const DIMENSION = 16;
 const model = modelOf(DIMENSION);

@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from '@lookalike/config';
-import { SnapshotCorruptError, StoreClosedError } from './errors';
-import { POINTER_FILE, assertLittleEndian, parsePointer, type Pointer } from './format';
-import { errorMessage, readFileIfExists } from './fsutil';
+import { SnapshotCorruptError, StoreClosedError } from '../errors';
+import { POINTER_FILE, assertLittleEndian } from '../format/layout';
+import { decodePointer, readPointerText, type Pointer } from '../format/pointer';
+import { errorMessage } from '../fsutil';
+import type { SearchParameters } from '../query/ann';
+import type { SnapshotImpl } from '../query/snapshot';
+import type { ModelIdentity, Snapshot } from '../types';
 import { loadSnapshot } from './load';
-import type { SnapshotImpl } from './snapshot';
-import type { ModelIdentity, Snapshot } from './types';
-import type { SearchParameters } from './ann';
 
 export interface SnapshotReaderOptions {
   dataDir: string;
@@ -185,7 +186,7 @@ export class SnapshotReader extends EventEmitter {
   private async checkOnce(): Promise<void> {
     let text: string | null;
     try {
-      text = (await readFileIfExists(path.join(this.dataDir, POINTER_FILE)))?.toString('utf8') ?? null;
+      text = await readPointerText(this.dataDir);
     } catch (err) {
       this.logger.warn({ err, dataDir: this.dataDir }, 'cannot read the snapshot pointer');
       return;
@@ -199,7 +200,7 @@ export class SnapshotReader extends EventEmitter {
     this.lastPointerRejected = false;
     let pointer: Pointer;
     try {
-      pointer = parsePointer(text);
+      pointer = decodePointer(text);
     } catch (err) {
       this.reject(-1, err);
       return;

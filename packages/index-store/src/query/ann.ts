@@ -1,17 +1,14 @@
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { Index, MetricType, setThreading } from 'faiss-node';
-import { InvalidChangeError } from './errors';
-import { yieldToEventLoop } from './fsutil';
+import { InvalidChangeError } from '../errors';
+import { yieldToEventLoop } from '../fsutil';
 
 /**
  * The optional approximate index of a snapshot (`INDEX_FACTORY`): any faiss index_factory description
  * over inner product — "IVF1024,Flat", "HNSW32", "IVF4096,SQ8", … — built by the writer next to the
- * flat shards and saved as one more checksummed file. Readers that find one search it instead of the
+ * flat shards and saved as one more checksummed file (format/ann-file.ts). Readers that find one search it instead of the
  * flat shards (and do not load those into FAISS); filtered searches over small subsets stay exact.
  * Flat inner product stays the default: without a factory nothing here runs.
  */
-export const ANN_FILE = 'ann.faiss';
 
 /** Search-time parameters faiss::ParameterSpace understands, e.g. { nprobe: 16 } or { efSearch: 64 }. */
 export type SearchParameters = Record<string, number>;
@@ -28,7 +25,6 @@ const ADD_CHUNK_VECTORS = 4096;
 /** Training points per list (faiss's k-means warns below 39 per centroid and samples above 256). */
 const TRAIN_POINTS_PER_LIST = 40;
 const MIN_TRAIN_POINTS = 10_000;
-const IO_CHUNK_BYTES = 8 * 1024 * 1024;
 
 const FACTORY_SYNTAX = /^[A-Za-z0-9_,.=+-]{1,128}$/;
 const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -148,24 +144,4 @@ export async function buildAnnIndex(vectors: Float32Array, dimension: number, sp
   }
   applySearchParameters(index, spec.parameters, spec.factory);
   return index;
-}
-
-/** Size and sha256 of a file written natively (by faiss), read back in chunks; fsyncs it too. */
-export async function hashAndSyncFile(file: string): Promise<{ bytes: number; sha256: string }> {
-  const handle = await fsp.open(file, 'r+');
-  try {
-    const hash = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(IO_CHUNK_BYTES);
-    let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, bytes);
-      if (bytesRead === 0) break;
-      hash.update(chunk.subarray(0, bytesRead));
-      bytes += bytesRead;
-    }
-    await handle.sync();
-    return { bytes, sha256: hash.digest('hex') };
-  } finally {
-    await handle.close();
-  }
 }

@@ -2,9 +2,9 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '@lookalike/config';
-import { WriterLockTimeoutError } from './errors';
-import { FENCE_DIR, HOST_TAG, LOCK_DIR, TMP_DIR, processAlive, tempName } from './format';
-import { fsyncDir, isErrno, removeTree, sleep } from './fsutil';
+import { WriterLockTimeoutError } from '../errors';
+import { FENCE_DIR, HOST_TAG, LOCK_DIR, TMP_DIR, processAlive, tempName } from '../format/layout';
+import { fsyncDir, isErrno, removeTree, sleep } from '../fsutil';
 
 const OWNER_FILE = 'owner.json';
 const FENCE_DIGITS = 16;
@@ -48,7 +48,7 @@ function parseOwner(text: string): Owner | null {
  *
  * Breaking a lock can race with its owner waking up, so the lock alone is not trusted with the commit:
  * each acquisition also takes a fencing token (fence/<n>, created exclusively, strictly increasing), and
- * the writer re-checks just before switching the pointer that no newer token exists (see writer.ts).
+ * the writer re-checks just before switching the pointer that no newer token exists (see snapshot-writer.ts).
  */
 export class WriterLock {
   private heartbeat: NodeJS.Timeout | null = null;

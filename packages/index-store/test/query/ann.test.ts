@@ -7,8 +7,8 @@ import {
   parseSearchParameters,
   type ItemInput,
   type Snapshot,
-} from '../src';
-import { bruteForce, item, modelOf, rng, tempDataDir, unitVector } from './helpers';
+} from '../../src';
+import { bruteForce, item, modelOf, rng, tempDataDir, unitVector } from '../helpers';
 
 /**
  * The optional approximate index (INDEX_FACTORY): built by the writer with real faiss, verified and

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { SnapshotNotFoundError, SnapshotReader, SnapshotWriter, type Snapshot } from '../src';
-import { HOST_TAG } from '../src/format';
-import { TEST_MODEL, item, rng, tempDataDir, unitVector, waitFor } from './helpers';
+import { SnapshotNotFoundError, SnapshotReader, SnapshotWriter, type Snapshot } from '../../src';
+import { HOST_TAG } from '../../src/format/layout';
+import { TEST_MODEL, item, rng, tempDataDir, unitVector, waitFor } from '../helpers';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 const vdir = (version: number): string => `v${String(version).padStart(12, '0')}`;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { SnapshotWriter } from '../src';
+import { SnapshotWriter } from '../../src';
 import {
   dot,
   item,
@@ -11,8 +11,8 @@ import {
   unitVector,
   vectorFor,
   waitFor,
-} from './helpers';
-import type { AnswerRecord, ReaderTask } from './fixtures/reader-child';
+} from '../helpers';
+import type { AnswerRecord, ReaderTask } from '../fixtures/reader-child';
 
 const DIMENSION = 32;
 const SWAPS = 50;

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { PUBLISH_STEPS, SnapshotReader, SnapshotWriter, type Snapshot } from '../src';
-import { item, modelOf, spawnFixture, tempDataDir, vectorFor } from './helpers';
-import type { ChildTask } from './fixtures/writer-child';
+import { PUBLISH_STEPS, SnapshotReader, SnapshotWriter, type Snapshot } from '../../src';
+import { item, modelOf, spawnFixture, tempDataDir, vectorFor } from '../helpers';
+import type { ChildTask } from '../fixtures/writer-child';
 
 const DIMENSION = 16;
 const model = modelOf(DIMENSION);

@@ -1,0 +1,120 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { sameModel } from '@lookalike/contracts';
+import type { Index } from 'faiss-node';
+import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from '../errors';
+import { readAnnFile } from '../format/ann-file';
+import { readAttachments } from '../format/attachments';
+import { readItems } from '../format/items';
+import { MANIFEST_FILE, assertLittleEndian, snapshotDir } from '../format/layout';
+import { decodeManifest, type Manifest } from '../format/manifest';
+import { readVectorShards } from '../format/vectors';
+import { WorkSlicer, errorMessage, isErrno, sha256Hex } from '../fsutil';
+import { applySearchParameters, type SearchParameters } from '../query/ann';
+import { SnapshotImpl } from '../query/snapshot';
+import type { ModelIdentity } from '../types';
+
+export interface LoadOptions {
+  /** The manifest checksum the pointer names; the manifest must match it. */
+  expectedManifestSha256?: string;
+  /** Reject the snapshot unless its model (id, sha256, dimension) is this one. */
+  expectedModel?: ModelIdentity;
+  /** Load the approximate index (`manifest.ann`) now (readers); the flat vectors need no FAISS index. */
+  loadFaiss: boolean;
+  /** Build the filter index now. */
+  eager: boolean;
+  /** Overrides the search parameters an approximate index was published with (nprobe, efSearch, …). */
+  searchParameters?: SearchParameters;
+}
+
+function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
+  return new SnapshotCorruptError(version, reason, cause);
+}
+
+/** The manifest of `version`, checked against the pointer's checksum and the directory's version. */
+async function loadManifest(dir: string, version: number, options: LoadOptions): Promise<Manifest> {
+  let manifestBytes: Buffer;
+  try {
+    manifestBytes = await fsp.readFile(path.join(dir, MANIFEST_FILE));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
+      const dirExists = await fsp.stat(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!dirExists) throw new SnapshotNotFoundError(version);
+      throw corrupt(version, 'manifest.json is missing (half-written snapshot)', err);
+    }
+    throw corrupt(version, `cannot read manifest: ${errorMessage(err)}`, err);
+  }
+  if (
+    options.expectedManifestSha256 !== undefined &&
+    sha256Hex(manifestBytes) !== options.expectedManifestSha256
+  )
+    throw corrupt(version, 'manifest checksum does not match the pointer');
+  let manifest: Manifest;
+  try {
+    manifest = decodeManifest(manifestBytes.toString('utf8'));
+  } catch (err) {
+    throw corrupt(version, errorMessage(err), err);
+  }
+  if (manifest.version !== version)
+    throw corrupt(version, `manifest says version ${manifest.version}, directory says ${version}`);
+  return manifest;
+}
+
+/**
+ * Loads one snapshot directory and verifies everything before anything is used: the manifest against
+ * the pointer's checksum, every file's size and sha256 against the manifest, the FAISS header against
+ * the manifest's dimension and count, each item record's shape. Reads in chunks and yields, so a
+ * serving process keeps answering while a large snapshot loads.
+ */
+export async function loadSnapshot(
+  dataDir: string,
+  version: number,
+  options: LoadOptions,
+): Promise<SnapshotImpl> {
+  assertLittleEndian();
+  const dir = snapshotDir(dataDir, version);
+  const manifest = await loadManifest(dir, version, options);
+  if (options.expectedModel && !sameModel(manifest.model, options.expectedModel)) {
+    throw new ModelMismatchError(
+      `Snapshot version ${version} was built with model ${manifest.model.id} (${manifest.model.sha256.slice(0, 12)}…, ` +
+        `d=${manifest.model.dimension}), not ${options.expectedModel.id} (${options.expectedModel.sha256.slice(0, 12)}…, ` +
+        `d=${options.expectedModel.dimension})`,
+      { version, snapshotModel: manifest.model, expectedModel: options.expectedModel },
+    );
+  }
+
+  // One time budget for the whole load: it yields every ~40 ms of work, not after every step.
+  const slicer = new WorkSlicer();
+  try {
+    const vectors = await readVectorShards(dir, manifest, slicer);
+    const items = await readItems(dir, manifest, slicer);
+    const attachments = await readAttachments(dir, manifest, slicer);
+    let ann: { index: Index; factory: string } | undefined;
+    if (options.loadFaiss && manifest.ann) {
+      // The approximate index is searched instead of the flat vectors.
+      const index = await readAnnFile(dir, manifest, manifest.ann);
+      const { factory, parameters } = manifest.ann;
+      applySearchParameters(index, { ...parameters, ...(options.searchParameters ?? {}) }, factory);
+      ann = { index, factory };
+    }
+    return await SnapshotImpl.create(
+      {
+        version,
+        builtAt: manifest.createdAt,
+        basedOn: manifest.basedOn,
+        model: manifest.model,
+        shardSize: manifest.shardSize,
+        items,
+        vectors,
+        attachments,
+      },
+      { ...(ann ? { ann } : {}), eager: options.eager, slicer },
+    );
+  } catch (err) {
+    if (err instanceof SnapshotCorruptError) throw err;
+    throw corrupt(version, errorMessage(err), err);
+  }
+}

@@ -1,0 +1,151 @@
+import type { ItemInput, SnapshotChange, StoredItem } from '../../src';
+import { applyAttachments, applyChange, storedItem, type ChangeBase } from '../../src/publish/apply-change';
+import { validateChange, type NormalizedChange } from '../../src/publish/validate-change';
+
+/** Pure: a change applied to an item list and its vectors, no files, no faiss. */
+const DIMENSION = 2;
+const AT = '2026-01-02T03:04:05.000Z';
+
+function vector(...values: number[]): Float32Array {
+  return Float32Array.from(values);
+}
+
+function input(id: string, v: Float32Array, metadata: ItemInput['metadata'] = {}): ItemInput {
+  return { id, vector: v, metadata, contentHash: `h-${id}` };
+}
+
+/** A base version holding `items` with the given vectors (index order). */
+function baseOf(
+  entries: Array<[id: string, vector: Float32Array]>,
+  attachments: Record<string, string> = {},
+): ChangeBase {
+  const items: StoredItem[] = entries.map(([id]) =>
+    Object.freeze({ id, metadata: { from: 'base' }, contentHash: `old-${id}`, indexedAt: 'before' }),
+  );
+  const vectors = new Float32Array(entries.length * DIMENSION);
+  entries.forEach(([, v], i) => vectors.set(v, i * DIMENSION));
+  const files = new Map(Object.entries(attachments).map(([name, text]) => [name, Buffer.from(text)]));
+  return {
+    count: items.length,
+    vectors,
+    has: (id) => items.some((item) => item.id === id),
+    itemAt: (position) => items[position] as StoredItem,
+    ids: () => items.map((item) => item.id),
+    attachmentMap: () => files,
+  };
+}
+
+function normalize(change: Partial<SnapshotChange>): Promise<NormalizedChange> {
+  return validateChange({ upserts: [], deletes: [], ...change }, DIMENSION);
+}
+
+const idsOf = (items: StoredItem[]) => items.map((item) => item.id);
+
+describe('applyChange (pure)', () => {
+  it('onto nothing: the upserts in change order, stamped and frozen, vectors concatenated', async () => {
+    const change = await normalize({
+      upserts: [
+        { ...input('b', vector(1, 0), { colour: 'red' }), source: { imageUrl: 'https://x/b.jpg' } },
+        input('a', vector(0, 1)),
+      ],
+    });
+    const next = await applyChange(null, change, DIMENSION, AT);
+    expect(next).not.toBeNull();
+    expect(idsOf(next!.items)).toEqual(['b', 'a']);
+    expect(Array.from(next!.vectors)).toEqual([1, 0, 0, 1]);
+    expect(next!.items[0]).toEqual({
+      id: 'b',
+      metadata: { colour: 'red' },
+      contentHash: 'h-b',
+      indexedAt: AT,
+      source: { imageUrl: 'https://x/b.jpg' },
+    });
+    expect(Object.isFrozen(next!.items[0])).toBe(true);
+    expect(Object.isFrozen(next!.items[0]?.metadata)).toBe(true);
+    expect(next!.items[1]).not.toHaveProperty('source');
+    expect(next!.deleted).toEqual([]);
+    // An empty first change still makes a (first, empty) version.
+    expect(await applyChange(null, await normalize({}), DIMENSION, AT)).toMatchObject({ items: [] });
+  });
+
+  it('replaces upserts in place, appends new ids, drops deletes and reports unknown ones', async () => {
+    const base = baseOf([
+      ['a', vector(1, 1)],
+      ['b', vector(2, 2)],
+      ['c', vector(3, 3)],
+    ]);
+    const change = await normalize({
+      upserts: [input('new', vector(9, 9)), input('b', vector(5, 5))],
+      deletes: ['a', 'ghost'],
+    });
+    const next = await applyChange(base, change, DIMENSION, AT);
+    expect(idsOf(next!.items)).toEqual(['b', 'c', 'new']);
+    expect(Array.from(next!.vectors)).toEqual([5, 5, 3, 3, 9, 9]);
+    expect(next!.items[0]).toMatchObject({ contentHash: 'h-b', indexedAt: AT });
+    // Untouched items are carried as they were (the same frozen object).
+    expect(next!.items[1]).toBe(base.itemAt(2));
+    expect(next!.deleted).toEqual(['a']);
+    expect(next!.unknownDeletes).toEqual(['ghost']);
+    // The base is not modified.
+    expect(Array.from(base.vectors)).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(base.itemAt(1).contentHash).toBe('old-b');
+  });
+
+  it('a later upsert of the same id in one change wins', async () => {
+    const change = await normalize({ upserts: [input('a', vector(1, 0)), input('a', vector(0, 1))] });
+    const next = await applyChange(null, change, DIMENSION, AT);
+    expect(idsOf(next!.items)).toEqual(['a']);
+    expect(Array.from(next!.vectors)).toEqual([0, 1]);
+  });
+
+  it('a change that alters nothing gives null (no new version)', async () => {
+    const base = baseOf([['a', vector(1, 1)]]);
+    expect(await applyChange(base, await normalize({ deletes: ['ghost'] }), DIMENSION, AT)).toBeNull();
+    expect(await applyChange(base, await normalize({}), DIMENSION, AT)).toBeNull();
+    // An attachment alone is a change.
+    const withAttachment = await normalize({ attachments: { 'r.json': Buffer.from('1') } });
+    expect(await applyChange(base, withAttachment, DIMENSION, AT)).not.toBeNull();
+  });
+
+  it('replaceAll publishes exactly the upserts and reports every other base item deleted', async () => {
+    const base = baseOf([
+      ['a', vector(1, 1)],
+      ['b', vector(2, 2)],
+      ['c', vector(3, 3)],
+    ]);
+    const change = await normalize({
+      upserts: [input('c', vector(7, 7)), input('z', vector(8, 8))],
+      deletes: ['a', 'never-there'],
+      replaceAll: true,
+    });
+    const next = await applyChange(base, change, DIMENSION, AT);
+    expect(idsOf(next!.items)).toEqual(['c', 'z']);
+    expect(Array.from(next!.vectors)).toEqual([7, 7, 8, 8]);
+    expect(next!.deleted).toEqual(['a', 'b']);
+    expect(next!.unknownDeletes).toEqual(['never-there']);
+  });
+
+  it('attachments: set (copied), removed with null, the rest carried forward', async () => {
+    const base = baseOf([['a', vector(1, 1)]], { keep: 'k', drop: 'd', swap: 'old' });
+    const content = Buffer.from('new');
+    const change = await normalize({ attachments: { drop: null, swap: content, added: Buffer.from('+') } });
+    const next = await applyChange(base, change, DIMENSION, AT);
+    const texts = Object.fromEntries(
+      [...next!.attachments].map(([name, bytes]) => [name, Buffer.from(bytes).toString()]),
+    );
+    expect(texts).toEqual({ keep: 'k', swap: 'new', added: '+' });
+    expect(next!.attachments.get('swap')).not.toBe(content);
+    expect(idsOf(next!.items)).toEqual(['a']);
+    expect(applyAttachments(new Map(), new Map()).changed).toBe(false);
+  });
+
+  it('storedItem copies the metadata and source, so later edits of the input change nothing', () => {
+    const metadata: Record<string, string> = { colour: 'red' };
+    const source = { imagePath: '/photos/a.jpg' };
+    const stored = storedItem({ ...input('a', vector(1, 0), metadata), source }, AT);
+    metadata.colour = 'blue';
+    source.imagePath = '/elsewhere.jpg';
+    expect(stored.metadata).toEqual({ colour: 'red' });
+    expect(stored.source).toEqual({ imagePath: '/photos/a.jpg' });
+  });
+});
