@@ -19,6 +19,7 @@ import {
   indexerEnv,
   killAllProcesses,
   pollUntil,
+  rankingAtRest,
   repoRoot,
   runImport,
   sampleCsv,
@@ -207,13 +208,20 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
     );
     expect(statuses.filter(([, status]) => status !== 200)).toEqual([]);
 
+    // A publish is followed by a learned-ranking fit that publishes a version of its own; the later
+    // tests compare the page with the API's answers, so both must be on the version at rest.
+    const restVersion = await rankingAtRest([indexer], data.dir);
     // The page polls /v1/index: no reload needed.
     await page.waitForFunction(
-      (count) => document.getElementById('index-status')?.dataset.count === String(count),
-      ids.length,
+      ([count, version]) => {
+        const status = document.getElementById('index-status');
+        return status?.dataset.count === String(count) && status.textContent?.includes(`Index v${version} `);
+      },
+      [ids.length, restVersion] as const,
       { timeout: 30_000 },
     );
     const version = (await (await fetch(`${api.url}/v1/index`)).json()) as { version: number };
+    expect(version.version).toBe(restVersion);
     expect(await page.textContent('#index-status')).toContain(
       `Index v${version.version} · ${ids.length} items`,
     );

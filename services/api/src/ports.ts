@@ -17,6 +17,7 @@ import type {
   SearchRequest,
 } from '@lookalike/contracts';
 import type { StoredItem } from '@lookalike/index-store';
+import type { FieldFacet } from '@lookalike/filter';
 import type {
   CatalogueItem,
   CatalogueJobInput,
@@ -60,6 +61,10 @@ export interface SnapshotView {
   searchMany(requests: readonly SearchRequest[]): SearchOutcome[];
   /** Field → distinct values (capped), to check filter fields against. */
   metadataFields(): Record<string, string[]>;
+  /** Every metadata field with its value counts, in the order fields first occur (GET /v1/index/fields). */
+  facets(): FieldFacet[];
+  /** One page, in index order, of the items matching `filter` (all without one), and how many match. */
+  page(filter: Filter | undefined, offset: number, limit: number): { total: number; items: StoredItem[] };
   /** Extra published state (the learned ranking); without it, results are plain visual similarity. */
   attachment?(name: string): Uint8Array | undefined;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LookalikeError, createLogger, type Env } from '@lookalike/config';
 import type { ItemSource } from '@lookalike/contracts';
-import { matchesFilter } from '@lookalike/filter';
+import { FieldIndex, matchesFilter, type FieldFacet } from '@lookalike/filter';
 import { buildApp, type App } from '../src/app';
 import { loadConfig, type ApiConfig } from '../src/config';
 import type {
@@ -140,13 +140,25 @@ export class FakeSnapshot implements SnapshotView {
     });
   }
 
+  /** The same field index the real snapshot uses, over the fake's items in insertion order. */
+  private fieldIndexCache: FieldIndex | undefined;
+  private get fieldIndex(): FieldIndex {
+    const items = [...this.items.values()];
+    return (this.fieldIndexCache ??= FieldIndex.build((p) => items[p]?.metadata ?? {}, items.length));
+  }
+
   metadataFields(): Record<string, string[]> {
-    const fields: Record<string, Set<string>> = {};
-    for (const item of this.items.values()) {
-      for (const [key, value] of Object.entries(item.metadata))
-        (fields[key] ??= new Set()).add(String(value));
-    }
-    return Object.fromEntries(Object.entries(fields).map(([key, values]) => [key, [...values]]));
+    return this.fieldIndex.topValues();
+  }
+
+  facets(): FieldFacet[] {
+    return this.fieldIndex.facets();
+  }
+
+  page(filter: Filter | undefined, offset: number, limit: number): { total: number; items: StoredItem[] } {
+    const ids = [...this.items.keys()];
+    const { total, positions } = this.fieldIndex.page(filter, offset, limit);
+    return { total, items: positions.map((p) => this.get(ids[p] as string) as StoredItem) };
   }
 }
 

@@ -16,7 +16,7 @@ import { sha256Hex } from '../fsutil';
  *                                 is those items' vectors (raw little-endian float32, index order).
  *                                 Shards keep each native load call short, so a serving reader's event
  *                                 loop is never blocked for a whole large index at once.
- *     items.ndjson                one {"id","metadata","contentHash","indexedAt"} per line, index order
+ *     items.ndjson                one {"id","metadata","contentHash","indexedAt","source"} per line, index order
  *     ann.faiss                   optional (INDEX_FACTORY): an approximate faiss index over the same vectors,
  *                                 labels = positions; readers search it instead of the flat shards
  *     attachments/<name>          optional extra state (learned ranking, …)

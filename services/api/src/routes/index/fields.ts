@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { FIELD_VALUES_CAP, FieldIndex, type FieldFacet } from '@lookalike/filter';
+import { FIELD_VALUES_CAP } from '@lookalike/filter';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import type { Metadata, SnapshotView } from '../../ports';
 import { problemResponses } from '../../schemas';
 
 const FieldsInfo = Type.Object(
@@ -34,23 +33,6 @@ const FieldsInfo = Type.Object(
   },
 );
 
-/** Facet counts are computed once per snapshot (a snapshot never changes). */
-const facetsBySnapshot = new WeakMap<SnapshotView, FieldFacet[]>();
-
-/** Every metadata field of the snapshot with its value counts, in the order fields first occur. */
-function facetsOf(snapshot: SnapshotView): FieldFacet[] {
-  const cached = facetsBySnapshot.get(snapshot);
-  if (cached) return cached;
-  const metadata: Metadata[] = [];
-  for (const id of snapshot.ids()) {
-    const item = snapshot.get(id);
-    if (item) metadata.push(item.metadata);
-  }
-  const facets = FieldIndex.build((position) => metadata[position] ?? {}, metadata.length).facets();
-  facetsBySnapshot.set(snapshot, facets);
-  return facets;
-}
-
 /** GET /v1/index/fields: what `filter` can use, with value counts (for facets and filter chips). */
 const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
   app.get(
@@ -68,7 +50,8 @@ const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     },
     async () => {
       const snapshot = requireSnapshot(deps);
-      return { indexVersion: snapshot.version, count: snapshot.count, fields: facetsOf(snapshot) };
+      // The snapshot counts them once (it never changes) with the same field index its filters use.
+      return { indexVersion: snapshot.version, count: snapshot.count, fields: snapshot.facets() };
     },
   );
 };

@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { matchesFilter } from '@lookalike/filter';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import type { Metadata } from '../../ports';
 import { checkFilterFields, parseFilter } from '../../search/filter';
 import { FilterString, ItemId, Metadata as MetadataSchema, problemResponses } from '../../schemas';
 
@@ -64,26 +62,9 @@ const listItemsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
       const offset = request.query.offset ?? 0;
       const filter = parseFilter(request.query.filter, '/query/filter');
       checkFilterFields(filter, snapshot, '/query/filter');
-      const items: Array<{ id: string; metadata: Metadata }> = [];
-      let total = 0;
-      if (!filter) {
-        total = snapshot.count;
-        let position = 0;
-        for (const id of snapshot.ids()) {
-          if (position >= offset + limit) break;
-          if (position++ < offset) continue;
-          const item = snapshot.get(id);
-          if (item) items.push({ id, metadata: item.metadata });
-        }
-      } else {
-        for (const id of snapshot.ids()) {
-          const item = snapshot.get(id);
-          if (!item || !matchesFilter(item.metadata, filter)) continue;
-          if (total >= offset && items.length < limit) items.push({ id, metadata: item.metadata });
-          total++;
-        }
-      }
-      return { indexVersion: snapshot.version, total, offset, limit, items };
+      const page = snapshot.page(filter, offset, limit);
+      const items = page.items.map((item) => ({ id: item.id, metadata: item.metadata }));
+      return { indexVersion: snapshot.version, total: page.total, offset, limit, items };
     },
   );
 };
