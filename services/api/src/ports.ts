@@ -16,8 +16,7 @@ import type {
   SearchOutcome,
   SearchRequest,
 } from '@lookalike/contracts';
-import type { StoredItem } from '@lookalike/index-store';
-import type { FieldFacet } from '@lookalike/filter';
+import type { Snapshot, StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
   CatalogueJobInput,
@@ -45,29 +44,27 @@ export type {
 export type CatalogueJob = CatalogueJobInput;
 export type JobView = JobStatus;
 
-/** One immutable published snapshot of the index. */
-export interface SnapshotView {
-  readonly version: number;
-  readonly count: number;
-  readonly model: ModelIdentity;
-  readonly builtAt: string;
-  get(id: string): StoredItem | undefined;
-  /** Every item id, in index order (the demo page's catalogue browser pages through them). */
-  ids(): Iterable<string>;
-  search(vector: Float32Array, options: SearchOptions): SearchHit[];
-  /** The item itself is excluded; throws an error with code ITEM_NOT_FOUND for an unknown id. */
-  searchById(id: string, options: SearchOptions): SearchHit[];
-  /** Several queries in one FAISS pass, each answered as search / searchById would (SearchBatcher). */
-  searchMany(requests: readonly SearchRequest[]): SearchOutcome[];
-  /** Field → distinct values (capped), to check filter fields against. */
-  metadataFields(): Record<string, string[]>;
-  /** Every metadata field with its value counts, in the order fields first occur (GET /v1/index/fields). */
-  facets(): FieldFacet[];
-  /** One page, in index order, of the items matching `filter` (all without one), and how many match. */
-  page(filter: Filter | undefined, offset: number, limit: number): { total: number; items: StoredItem[] };
-  /** Extra published state (the learned ranking); without it, results are plain visual similarity. */
-  attachment?(name: string): Uint8Array | undefined;
-}
+/**
+ * One immutable published snapshot of the index: the part of index-store's `Snapshot` the API uses
+ * (documented there). The learned ranking's attachment is optional: without it, results are plain
+ * visual similarity.
+ */
+export type SnapshotView = Pick<
+  Snapshot,
+  | 'version'
+  | 'count'
+  | 'model'
+  | 'builtAt'
+  | 'get'
+  | 'ids'
+  | 'search'
+  | 'searchById'
+  | 'searchMany'
+  | 'metadataFields'
+  | 'facets'
+  | 'page'
+> &
+  Partial<Pick<Snapshot, 'attachment'>>;
 
 /** The hot-reloading reader: `current()` is the newest valid snapshot, or null before the first. */
 export interface SnapshotSource {
