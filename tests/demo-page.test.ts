@@ -220,6 +220,10 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
       [ids.length, restVersion] as const,
       { timeout: 30_000 },
     );
+    // Until the first snapshot the page's polls were answered 503 NO_SNAPSHOT (as in the empty-index
+    // test); those are expected. Anything else, or any later 503, still fails the tests below.
+    const beforeFirstSnapshot = `503 ${api.url}/v1/index`;
+    problems.splice(0, problems.length, ...problems.filter((p) => p !== beforeFirstSnapshot));
     const version = (await (await fetch(`${api.url}/v1/index`)).json()) as { version: number };
     expect(version.version).toBe(restVersion);
     expect(await page.textContent('#index-status')).toContain(
