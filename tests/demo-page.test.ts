@@ -269,7 +269,7 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
       answer.results.map((r) => Number(r.similarity.toFixed(3))),
     );
     for (const r of results) expect(r.alt).toBe(String(r.metadata.productDisplayName));
-    // The indexer's `_source` bookkeeping (where the image came from) never reaches the page.
+    // No internal key (`_`-prefixed, such as a legacy snapshot's `_source`) ever reaches the page.
     for (const r of results) expect(Object.keys(r.metadata).filter((key) => key.startsWith('_'))).toEqual([]);
     expect(await page.textContent('#query-caption')).toBe('Your photo');
   });
