@@ -17,7 +17,7 @@ import auth from './plugins/auth';
 import deadline from './plugins/deadline';
 import metrics from './plugins/metrics';
 import openapi from './plugins/openapi';
-import problem from './plugins/problem';
+import problem, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem';
 import type { ApiDeps } from './ports';
 import { createValidatorCompiler } from './validation';
 import demoRoutes from './routes/demo';
@@ -72,6 +72,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     requestTimeout: config.REQUEST_TIMEOUT_MS * 2,
     trustProxy: config.TRUST_PROXY,
     routerOptions: { maxParamLength: 256 },
+    // Errors raised before the error handler can see them still answer problem+json.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
 
