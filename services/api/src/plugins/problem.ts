@@ -11,6 +11,7 @@ import {
   type FieldError,
 } from '../errors';
 import { PROBLEM_MEDIA_TYPE, type ProblemBody } from '../schemas';
+import { RouteMethods } from './route-methods';
 
 /** Fastify and plugin error codes → our stable codes. */
 const FRAMEWORK_CODES: Readonly<Record<string, string>> = {
@@ -198,11 +199,25 @@ async function problemPlugin(app: FastifyInstance): Promise<void> {
     return sendProblem(reply, problem);
   });
 
+  // Registered first, so this hook sees every route registered after it.
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
+
   app.setNotFoundHandler((request, reply) => {
-    const problem = toProblem(
-      new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
-      request,
-    );
+    const path = request.url.split('?')[0] ?? request.url;
+    const allowed = routeMethods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      const problem = toProblem(
+        new ApiError(
+          'METHOD_NOT_ALLOWED',
+          `${path} does not answer ${request.method}; it answers ${allowed.join(', ')}`,
+        ),
+        request,
+      );
+      return sendProblem(reply, problem);
+    }
+    const problem = toProblem(new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${path}`), request);
     return sendProblem(reply, problem);
   });
 }
