@@ -17,7 +17,8 @@ import auth from './plugins/auth';
 import deadline from './plugins/deadline';
 import metrics from './plugins/metrics';
 import openapi from './plugins/openapi';
-import problem from './plugins/problem';
+import problem, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem';
+import { redactingLogger } from './log-redaction';
 import type { ApiDeps } from './ports';
 import { createValidatorCompiler } from './validation';
 import demoRoutes from './routes/demo';
@@ -62,7 +63,9 @@ export type App = FastifyInstance<
 export async function buildApp(options: BuildAppOptions): Promise<App> {
   const { config, deps } = options;
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    ...(options.logger
+      ? { loggerInstance: redactingLogger(options.logger) as FastifyBaseLogger }
+      : { logger: false }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -72,6 +75,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     requestTimeout: config.REQUEST_TIMEOUT_MS * 2,
     trustProxy: config.TRUST_PROXY,
     routerOptions: { maxParamLength: 256 },
+    // Errors raised before the error handler can see them still answer problem+json.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
 

@@ -56,6 +56,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SOURCE_PATH_OUTSIDE_ROOT: 400,
   SOURCE_NO_CATALOGUE_ROOT: 400,
   BAD_REQUEST: 400,
+  BAD_URL: 400,
   // 401
   UNAUTHORIZED: 401,
   // 404
@@ -63,17 +64,25 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   JOB_NOT_FOUND: 404,
   THUMBNAIL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
+  // 405: the path exists, the method does not (the Allow header lists those it has)
+  METHOD_NOT_ALLOWED: 405,
+  // 408: the client did not send the whole request in time (socket-level timeout)
+  CLIENT_TIMEOUT: 408,
   // 413: too big (bytes or pixels)
   BODY_TOO_LARGE: 413,
   IMAGE_TOO_LARGE: 413,
   IMAGE_TOO_MANY_PIXELS: 413,
   SOURCE_TOO_LARGE: 413,
   MULTIPART_LIMIT: 413,
+  // 414: a path segment (an id) longer than the router takes
+  ID_TOO_LONG: 414,
   // 415: not a media type we take
   UNSUPPORTED_MEDIA_TYPE: 415,
   IMAGE_UNSUPPORTED: 415,
   SOURCE_NOT_IMAGE: 415,
   SOURCE_BAD_CONTENT_TYPE: 415,
+  // 431: request line + headers larger than Node's limit (a very long query string lands here too)
+  HEADERS_TOO_LARGE: 431,
   // 422: well-formed request, but the image cannot be used
   IMAGE_EMPTY: 422,
   IMAGE_CORRUPT: 422,
@@ -118,10 +127,14 @@ export const TITLE_BY_STATUS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { LookalikeError, createLogger, type Env } from '@lookalike/config';
+import { LookalikeError, createLogger, type Env, type Logger } from '@lookalike/config';
 import type { ItemSource } from '@lookalike/contracts';
 import { FieldIndex, matchesFilter, type FieldFacet } from '@lookalike/filter';
 import { buildApp, type App } from '../src/app';
@@ -299,6 +299,8 @@ export interface TestApp {
 export async function buildTestApp(
   env: Env = {},
   overrides: Partial<ApiDeps> & { snapshots?: FakeSnapshots } = {},
+  /** A logger to build the app with (a test that reads the log lines); else API_TEST_LOG decides. */
+  given: { logger?: Logger } = {},
 ): Promise<TestApp> {
   const { ImageSource } = await import('@lookalike/image-source');
   const config = testConfig(env);
@@ -319,7 +321,7 @@ export async function buildTestApp(
   };
   // API_TEST_LOG=debug shows the app's log while debugging a test.
   const logLevel = process.env.API_TEST_LOG;
-  const logger = logLevel ? createLogger('api-test', logLevel) : undefined;
+  const logger = given.logger ?? (logLevel ? createLogger('api-test', logLevel) : undefined);
   const app = await buildApp({ config, deps, docsUi: true, ...(logger ? { logger } : {}) });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

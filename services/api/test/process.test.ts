@@ -87,6 +87,21 @@ describeBuilt('node services/api/dist/server.js', () => {
       // Request logs carry the request id.
       await waitForLine(started, (line) => line.reqId === 'proc-1' && line.msg === 'request completed');
 
+      // Credentials stay out of the process's real log: a key in the query, a bearer header.
+      const refused = await httpRequest(url, '/v1/index?api_key=proc-query-secret-1', {
+        headers: { 'x-request-id': 'proc-2', authorization: 'Bearer proc-header-secret-2' },
+      });
+      expect(refused.statusCode).toBeGreaterThanOrEqual(400);
+      const incoming = await waitForLine(
+        started,
+        (line) => line.reqId === 'proc-2' && line.msg === 'incoming request',
+      );
+      expect(incoming.req).toMatchObject({ url: '/v1/index?api_key=[REDACTED]' });
+      await waitForLine(started, (line) => line.reqId === 'proc-2' && line.msg === 'request completed');
+      const logged = started.lines.map((line) => JSON.stringify(line)).join('\n');
+      expect(logged).not.toContain('proc-query-secret-1');
+      expect(logged).not.toContain('proc-header-secret-2');
+
       started.child.kill('SIGTERM');
       expect(await started.exit).toBe(0);
       expect(started.lines.some((line) => line.msg === 'shutting down' && line.signal === 'SIGTERM')).toBe(

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isLookalikeError } from '@lookalike/config';
@@ -9,6 +11,7 @@ import {
   type FieldError,
 } from '../errors';
 import { PROBLEM_MEDIA_TYPE, type ProblemBody } from '../schemas';
+import { RouteMethods } from './route-methods';
 
 /** Fastify and plugin error codes → our stable codes. */
 const FRAMEWORK_CODES: Readonly<Record<string, string>> = {
@@ -18,6 +21,9 @@ const FRAMEWORK_CODES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_HANDLER_TIMEOUT: 'REQUEST_TIMEOUT',
+  // Raised by the router before any route runs (answered through `frameworkErrorHandler`).
+  FST_ERR_BAD_URL: 'BAD_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'ID_TOO_LONG',
   // @fastify/multipart
   FST_REQ_FILE_TOO_LARGE: 'IMAGE_TOO_LARGE',
   FST_FILES_LIMIT: 'MULTIPART_LIMIT',
@@ -35,6 +41,9 @@ const FRAMEWORK_MESSAGES: Readonly<Record<string, string>> = {
   FST_FIELDS_LIMIT: 'Too many form fields',
   FST_PARTS_LIMIT: 'Too many multipart parts',
   FST_ERR_HANDLER_TIMEOUT: 'The request took longer than the server allows; retry later',
+  FST_ERR_BAD_URL: 'The URL path is not valid percent-encoding',
+  // Fastify's own message repeats the whole (possibly 10 KB) segment.
+  FST_ERR_MAX_PARAM_LENGTH: 'An id in the path is longer than the server accepts',
 };
 
 /** A status Fastify put on an error we have no code for. */
@@ -165,6 +174,14 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   return { status, body, logAs };
 }
 
+function logProblem(request: FastifyRequest, err: unknown, problem: Problem): void {
+  const fields = { code: problem.body.code, status: problem.status };
+  if (problem.logAs === 'error') request.log.error({ err, ...fields }, 'request failed');
+  else if (problem.logAs === 'warn')
+    request.log.warn({ ...fields, detail: problem.body.detail }, 'request failed');
+  else request.log.info({ ...fields, detail: problem.body.detail }, 'request refused');
+}
+
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   if (problem.body.retryAfter !== undefined) reply.header('retry-after', String(problem.body.retryAfter));
   if (problem.status === 401) reply.header('www-authenticate', 'Bearer realm="lookalike"');
@@ -178,21 +195,82 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 async function problemPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err, request, reply) => {
     const problem = toProblem(err, request);
-    const fields = { code: problem.body.code, status: problem.status };
-    if (problem.logAs === 'error') request.log.error({ err, ...fields }, 'request failed');
-    else if (problem.logAs === 'warn')
-      request.log.warn({ ...fields, detail: problem.body.detail }, 'request failed');
-    else request.log.info({ ...fields, detail: problem.body.detail }, 'request refused');
+    logProblem(request, err, problem);
     return sendProblem(reply, problem);
   });
 
+  // Registered first, so this hook sees every route registered after it.
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
+
   app.setNotFoundHandler((request, reply) => {
-    const problem = toProblem(
-      new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
-      request,
-    );
+    const path = request.url.split('?')[0] ?? request.url;
+    const allowed = routeMethods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      const problem = toProblem(
+        new ApiError(
+          'METHOD_NOT_ALLOWED',
+          `${path} does not answer ${request.method}; it answers ${allowed.join(', ')}`,
+        ),
+        request,
+      );
+      return sendProblem(reply, problem);
+    }
+    const problem = toProblem(new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${path}`), request);
     return sendProblem(reply, problem);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors the router raises before any route (and so before the
+ * error handler and the onRequest hooks) runs — a path that is not valid percent-encoding, an id over
+ * `maxParamLength`. Same problem details, request id and log line as every other error.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = toProblem(err, request);
+  logProblem(request, err, problem);
+  reply.header('x-request-id', request.id);
+  void sendProblem(reply, problem);
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, { code: string; detail: string }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'CLIENT_TIMEOUT', detail: 'The request was not received in time' },
+  HPE_HEADER_OVERFLOW: {
+    code: 'HEADERS_TOO_LARGE',
+    detail: 'The request line and headers are larger than the server accepts (a very long URL?)',
+  },
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: Node refused the connection's request before Fastify saw it
+ * (headers or URL too large, malformed HTTP, body not received within requestTimeout). There is no
+ * request object, so the problem details are written to the socket by hand, then it is closed.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset or already destroyed connection has no one left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ''] ?? { code: 'BAD_REQUEST', detail: 'Malformed HTTP request' };
+  const status = STATUS_BY_CODE[known.code] ?? 400;
+  const title = TITLE_BY_STATUS[status] ?? 'Error';
+  const body: ProblemBody = {
+    type: problemType(known.code),
+    title,
+    status,
+    code: known.code,
+    detail: known.detail,
+    requestId: randomUUID(),
+  };
+  this.log.info({ code: known.code, status, reason: err.code, requestId: body.requestId }, 'request refused');
+  const json = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_MEDIA_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nX-Request-Id: ${body.requestId}\r\n` +
+        `Connection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export default fp(problemPlugin, { name: 'lookalike-problem', fastify: '5.x' });

@@ -50,7 +50,7 @@ export function opsRouteTests(h: RoutesOverFakes): void {
     expect(text).toContain('lookalike_api_process_cpu_seconds_total');
   });
 
-  test('unknown routes and methods are problem+json 404s', async () => {
+  test('unknown routes are problem+json 404s', async () => {
     const response = await h.t.request('/v2/nothing');
     expect(response.statusCode).toBe(404);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
