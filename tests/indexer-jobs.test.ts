@@ -2,8 +2,11 @@
  * Real indexer processes on real Redis, jobs enqueued through @lookalike/queue:
  * - a mixed batch with 5 broken images → the rest indexed, the 5 failed with distinct reasons;
  * - a single upsert on an idle system is visible to a snapshot reader within 3 s;
- * - delete and reindex jobs.
+ * - delete and reindex jobs; a job with nothing to change publishes nothing (version null).
  */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SNAPSHOTS_DIR, pointerPath } from '@lookalike/contracts';
 import { SnapshotReader } from '@lookalike/index-store';
 import { CatalogueQueue, type CatalogueItemInput } from '@lookalike/queue';
 import {
@@ -176,6 +179,43 @@ describe('indexer: job outcomes with real workers', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('publishes nothing for a job that changes nothing; a delete of a present id still publishes', async () => {
+    // The published state on disk: the pointer (CURRENT) and the version directories.
+    const onDisk = async () => ({
+      pointer: await readFile(pointerPath(data.dir), 'utf8'),
+      versions: (await readdir(path.join(data.dir, SNAPSHOTS_DIR))).sort(),
+    });
+    const before = await onDisk();
+    const ghost = await waitForJob(
+      queue,
+      await queue.enqueue({ kind: 'delete', ids: ['no-such-id'] }),
+      60_000,
+    );
+    expect(ghost.state).toBe('completed');
+    expect(ghost.result).toMatchObject({ deleted: [], notFound: ['no-such-id'], version: null });
+    // Re-sending an item exactly as it is stored changes nothing either.
+    const sameItem = {
+      id: catalogue.goodIds[5]!,
+      imagePath: `${catalogue.goodIds[5]}.jpg`,
+      metadata: { batch: 'mixed' },
+    };
+    const again = await waitForJob(queue, await queue.enqueue({ kind: 'upsert', items: [sameItem] }), 60_000);
+    expect(again.state).toBe('completed');
+    expect(again.result).toMatchObject({ unchanged: [sameItem.id], indexed: [], version: null });
+    expect(await onDisk()).toEqual(before);
+
+    const published = await readPublished(data.dir);
+    const real = await waitForJob(
+      queue,
+      await queue.enqueue({ kind: 'delete', ids: [sameItem.id, 'no-such-id'] }),
+      60_000,
+    );
+    expect(real.state).toBe('completed');
+    expect(real.result).toMatchObject({ deleted: [sameItem.id], notFound: ['no-such-id'] });
+    expect(real.result?.version).toBeGreaterThan(published?.version ?? 0);
+    expect((await readPublished(data.dir))?.version).toBe(real.result?.version);
   });
 
   it('deletes items and reindexes everything in one atomic publish', async () => {

@@ -1,15 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import type { BenchContext, BenchSuite, BenchTable } from './types';
+import type { BenchContext, BenchSuite } from './types';
 import { suites } from './suites';
-
-function renderTable(table: BenchTable): string {
-  const head = `| ${table.columns.join(' | ')} |\n| ${table.columns.map(() => '---').join(' | ')} |`;
-  const body = table.rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
-  const notes = (table.notes ?? []).map((n) => `\n_${n}_`).join('\n');
-  return `#### ${table.title}\n\n${head}\n${body}\n${notes}\n`;
-}
+import { renderTable } from './tables';
 
 const started = performance.now();
 

@@ -1,6 +1,10 @@
 import { percentile, round, defaultModelIdentity } from './common';
 import { BATCH, IVF_FACTORY, IVF_NPROBE, K, METHOD, type SizeResult } from './search-methods';
+import { tableAtSize } from './tables';
 import type { BenchTable } from './types';
+
+/** The size the README shows every search method at. */
+export const README_ITEMS = 50_000;
 
 /** The search suite's tables (targets, latency, where the time goes, publish/load) and raw results. */
 export function searchReport(
@@ -160,5 +164,9 @@ export function searchReport(
     })),
   }));
 
-  return { tables: [targetTable, latency, profile, snapshots], raw };
+  // The README's search table: the latency table's own 50k rows (RESULTS.md carries it as written).
+  const readmeSize = plan.some(([items]) => items === README_ITEMS)
+    ? [tableAtSize(latency, README_ITEMS)]
+    : [];
+  return { tables: [targetTable, latency, ...readmeSize, profile, snapshots], raw };
 }

@@ -19,7 +19,8 @@ export interface PublisherOptions {
 
 /** What one `submit` learns once the snapshot holding its changes is published. */
 export interface SubmitOutcome {
-  version: number;
+  /** The version holding the change; null when the change altered nothing (no version was made for it). */
+  version: number | null;
   count: number;
   /** Of this submit's deletes: the ids that were in the index. */
   deleted: string[];
@@ -35,9 +36,19 @@ export class PublisherClosedError extends LookalikeError {
   }
 }
 
+/**
+ * Whether the store made a version for `change`. The store answers a change that alters nothing
+ * with the current version and empty upserted/deleted lists; any other change (upserts are always
+ * listed in `upserted`, deletes of present ids in `deleted`, replaceAll always publishes) makes one.
+ */
+function madeNewVersion(change: SnapshotChange, result: PublishResult): boolean {
+  return change.replaceAll === true || result.upserted.length > 0 || result.deleted.length > 0;
+}
+
 type PendingEntry = { kind: 'upsert'; item: ItemInput } | { kind: 'delete' };
 
 interface Waiter {
+  upserts: number;
   deletes: string[];
   resolve: (outcome: SubmitOutcome) => void;
   reject: (err: unknown) => void;
@@ -124,7 +135,12 @@ export class DebouncedPublisher {
     }
     generation.add(change);
     const promise = new Promise<SubmitOutcome>((resolve, reject) => {
-      generation.waiters.push({ deletes: [...change.deletes], resolve, reject });
+      generation.waiters.push({
+        upserts: change.upserts.length,
+        deletes: [...change.deletes],
+        resolve,
+        reject,
+      });
     });
     this.kick();
     return promise;
@@ -245,6 +261,16 @@ export class DebouncedPublisher {
       return;
     }
     const durationMs = performance.now() - started;
+    const deleted = new Set(result.deleted);
+    if (!madeNewVersion(change, result)) {
+      this.options.logger?.info(
+        { version: result.version, deletes: change.deletes.length, jobs: generation.waiters.length },
+        'nothing to publish: the changes alter nothing',
+      );
+      for (const waiter of generation.waiters)
+        waiter.resolve({ version: null, count: result.count, deleted: [], notFound: waiter.deletes });
+      return;
+    }
     this.publishes++;
     this.options.onPublished?.({
       durationMs,
@@ -263,12 +289,14 @@ export class DebouncedPublisher {
       },
       'changes published',
     );
-    const deleted = new Set(result.deleted);
     for (const waiter of generation.waiters) {
+      const mine = waiter.deletes.filter((id) => deleted.has(id));
       waiter.resolve({
-        version: result.version,
+        // A job that only deleted ids the index did not have changed nothing, even when it shared
+        // the snapshot of jobs that did.
+        version: waiter.upserts === 0 && mine.length === 0 ? null : result.version,
         count: result.count,
-        deleted: waiter.deletes.filter((id) => deleted.has(id)),
+        deleted: mine,
         notFound: waiter.deletes.filter((id) => !deleted.has(id)),
       });
     }

@@ -100,11 +100,36 @@ describe('DebouncedPublisher', () => {
       publisher.submit({ upserts: [item('x', 'h2')], deletes: [] }),
     ]);
     expect(store.published).toHaveLength(3);
-    expect(up.version).toBeLessThan(del.version);
+    expect(up.version).toBeLessThan(del.version!);
     expect(del.deleted).toEqual(['x']);
     expect(del.notFound).toEqual(['never-there']);
-    expect(upAgain.version).toBeGreaterThan(del.version);
+    expect(upAgain.version).toBeGreaterThan(del.version!);
     expect(store.items.get('x')).toBe('h2');
+  });
+
+  it('answers version null to a change that altered nothing, alone or sharing a snapshot', async () => {
+    const store = new RecordingStore();
+    const published: number[] = [];
+    const publisher = new DebouncedPublisher(store, {
+      debounceMs: 50,
+      maxChanges: 100,
+      coalesceMs: 20,
+      onPublished: (info) => published.push(info.version),
+    });
+    await publisher.submit({ upserts: [item('a')], deletes: [] });
+    const alone = await publisher.submit({ upserts: [], deletes: ['ghost'] });
+    expect(alone).toEqual({ version: null, count: 1, deleted: [], notFound: ['ghost'] });
+    expect(published).toEqual([1]);
+    expect(publisher.publishes).toBe(1);
+    const [ghostOnly, realDelete, upsert] = await Promise.all([
+      publisher.submit({ upserts: [], deletes: ['ghost'] }),
+      publisher.submit({ upserts: [], deletes: ['a'] }),
+      publisher.submit({ upserts: [item('b')], deletes: [] }),
+    ]);
+    expect(ghostOnly).toMatchObject({ version: null, notFound: ['ghost'] });
+    expect(realDelete).toMatchObject({ version: 3, deleted: ['a'] });
+    expect(upsert.version).toBe(3);
+    expect(published).toEqual([1, 3]);
   });
 
   it('lets a later upsert of the same id win within one snapshot', async () => {

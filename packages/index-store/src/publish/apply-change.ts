@@ -36,17 +36,33 @@ export function storedItem(item: ItemInput, indexedAt: string): StoredItem {
   });
 }
 
-/** The base's attachments with the change's set (copied) or removed (null); `changed`: any named. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+/**
+ * The base's attachments with the change's set (copied) or removed (null). `changed`: some attachment
+ * now differs from the base. Setting the bytes it already has, or removing one it lacks, is no change:
+ * derived attachments (the learned ranking's item features) are recomputed for every change and come
+ * out identical when the items did not change, and must not make a version of their own.
+ */
 export function applyAttachments(
   base: ReadonlyMap<string, Uint8Array>,
   changes: ReadonlyMap<string, Uint8Array | null>,
 ): { attachments: Map<string, Uint8Array>; changed: boolean } {
   const attachments = new Map(base);
+  let changed = false;
   for (const [name, content] of changes) {
-    if (content === null) attachments.delete(name);
-    else attachments.set(name, content.slice());
+    const before = base.get(name);
+    if (content === null) {
+      attachments.delete(name);
+      if (before !== undefined) changed = true;
+    } else {
+      attachments.set(name, content.slice());
+      if (before === undefined || !sameBytes(before, content)) changed = true;
+    }
   }
-  return { attachments, changed: changes.size > 0 };
+  return { attachments, changed };
 }
 
 /**

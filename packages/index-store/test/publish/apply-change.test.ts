@@ -139,6 +139,27 @@ describe('applyChange (pure)', () => {
     expect(applyAttachments(new Map(), new Map()).changed).toBe(false);
   });
 
+  it('attachments set to the bytes they have, or removed where absent, are no change', async () => {
+    const base = baseOf([['a', vector(1, 1)]], { ranking: 'features' });
+    const same = applyAttachments(
+      base.attachmentMap(),
+      new Map([
+        ['ranking', Buffer.from('features')],
+        ['never-there', null],
+      ]),
+    );
+    expect(same.changed).toBe(false);
+    expect(Buffer.from(same.attachments.get('ranking')!).toString()).toBe('features');
+    // Derived attachments recomputed identically for a delete of an absent id: no new version.
+    const ghost = await normalize({ deletes: ['ghost'], attachments: { ranking: Buffer.from('features') } });
+    expect(await applyChange(base, ghost, DIMENSION, AT)).toBeNull();
+    // Other bytes (even of the same length), or removing one that is there, are a change.
+    expect(
+      applyAttachments(base.attachmentMap(), new Map([['ranking', Buffer.from('Features')]])).changed,
+    ).toBe(true);
+    expect(applyAttachments(base.attachmentMap(), new Map([['ranking', null]])).changed).toBe(true);
+  });
+
   it('storedItem copies the metadata and source, so later edits of the input change nothing', () => {
     const metadata: Record<string, string> = { colour: 'red' };
     const source = { imagePath: '/photos/a.jpg' };
