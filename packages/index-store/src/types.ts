@@ -117,6 +117,8 @@ export interface SnapshotChange {
 }
 
 export interface PublishResult {
+  /** Whether this call made a new version; false when the change altered nothing (`version` is then the current one). */
+  published: boolean;
   version: number;
   count: number;
   upserted: string[];

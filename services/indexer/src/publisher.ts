@@ -36,15 +36,6 @@ export class PublisherClosedError extends LookalikeError {
   }
 }
 
-/**
- * Whether the store made a version for `change`. The store answers a change that alters nothing
- * with the current version and empty upserted/deleted lists; any other change (upserts are always
- * listed in `upserted`, deletes of present ids in `deleted`, replaceAll always publishes) makes one.
- */
-function madeNewVersion(change: SnapshotChange, result: PublishResult): boolean {
-  return change.replaceAll === true || result.upserted.length > 0 || result.deleted.length > 0;
-}
-
 type PendingEntry = { kind: 'upsert'; item: ItemInput } | { kind: 'delete' };
 
 interface Waiter {
@@ -262,7 +253,7 @@ export class DebouncedPublisher {
     }
     const durationMs = performance.now() - started;
     const deleted = new Set(result.deleted);
-    if (!madeNewVersion(change, result)) {
+    if (!result.published) {
       this.options.logger?.info(
         { version: result.version, deletes: change.deletes.length, jobs: generation.waiters.length },
         'nothing to publish: the changes alter nothing',

@@ -25,8 +25,11 @@ class RecordingStore {
       else unknownDeletes.push(id);
     }
     for (const item of change.upserts) this.items.set(item.id, item.contentHash);
-    this.version++;
+    // As the real writer: a change that alters nothing makes no version.
+    const published = change.replaceAll === true || change.upserts.length > 0 || deleted.length > 0;
+    if (published) this.version++;
     return {
+      published,
       version: this.version,
       count: this.items.size,
       upserted: change.upserts.map((u) => u.id),
@@ -127,9 +130,9 @@ describe('DebouncedPublisher', () => {
       publisher.submit({ upserts: [item('b')], deletes: [] }),
     ]);
     expect(ghostOnly).toMatchObject({ version: null, notFound: ['ghost'] });
-    expect(realDelete).toMatchObject({ version: 3, deleted: ['a'] });
-    expect(upsert.version).toBe(3);
-    expect(published).toEqual([1, 3]);
+    expect(realDelete).toMatchObject({ version: 2, deleted: ['a'] });
+    expect(upsert.version).toBe(2);
+    expect(published).toEqual([1, 2]);
   });
 
   it('lets a later upsert of the same id win within one snapshot', async () => {

@@ -249,6 +249,7 @@ export class SnapshotWriter {
     );
     if (!next) {
       return {
+        published: false,
         version: base?.version ?? 0,
         count: base?.count ?? 0,
         upserted: [],
@@ -319,6 +320,7 @@ export class SnapshotWriter {
       this.logger.info({ version, count: snapshot.count, fence: lock.token }, 'snapshot published');
       await collectGarbage(this.gcSettings(), version, basePointer?.version ?? null);
       return {
+        published: true,
         version,
         count: snapshot.count,
         upserted: [...change.upserts.keys()],

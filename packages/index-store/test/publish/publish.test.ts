@@ -21,6 +21,7 @@ describe('publishing changes (real files)', () => {
       deletes: ['ghost'],
     });
     expect(first).toEqual({
+      published: true,
       version: 1,
       count: 3,
       upserted: ['a', 'b', 'c'],
@@ -33,6 +34,7 @@ describe('publishing changes (real files)', () => {
       deletes: ['a', 'zzz'],
     });
     expect(second).toEqual({
+      published: true,
       version: 2,
       count: 2,
       upserted: ['b'],
@@ -49,7 +51,14 @@ describe('publishing changes (real files)', () => {
 
     // Nothing to change: no new version.
     const noop = await writer.publish({ upserts: [], deletes: ['a'] });
-    expect(noop).toEqual({ version: 2, count: 2, upserted: [], deleted: [], unknownDeletes: ['a'] });
+    expect(noop).toEqual({
+      published: false,
+      version: 2,
+      count: 2,
+      upserted: [],
+      deleted: [],
+      unknownDeletes: ['a'],
+    });
     await writer.close();
   });
 
@@ -83,6 +92,7 @@ describe('publishing changes (real files)', () => {
       replaceAll: true,
     });
     expect(replaced).toEqual({
+      published: true,
       version: 2,
       count: 1,
       upserted: ['y'],
