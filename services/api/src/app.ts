@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -12,12 +11,12 @@ import Fastify, {
 import type { Logger } from '@lookalike/config';
 import type { ApiConfig } from './config';
 import type { RouteContext } from './context';
-import { ApiError } from './errors';
 import auth from './plugins/auth';
 import deadline from './plugins/deadline';
 import metrics from './plugins/metrics';
 import openapi from './plugins/openapi';
 import problem, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem';
+import rateLimit from './plugins/rate-limit';
 import { redactingLogger } from './log-redaction';
 import type { ApiDeps } from './ports';
 import { createValidatorCompiler } from './validation';
@@ -110,16 +109,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     });
   }
   if (config.RATE_LIMIT_MAX > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: config.RATE_LIMIT_MAX,
-      timeWindow: config.RATE_LIMIT_WINDOW,
-      errorResponseBuilder: (_request, context) =>
-        new ApiError('RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded`, {
-          permanent: false,
-          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-        }),
-    });
+    await app.register(rateLimit, { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW });
   }
   await app.register(auth, { apiKey: config.API_KEY, protectReads: config.API_KEY_READS });
 

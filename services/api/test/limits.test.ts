@@ -1,4 +1,6 @@
 /** Back-pressure, deadlines, rate limiting, CORS and Redis outages, over real HTTP with fakes. */
+import { loadConfig } from '../src/config';
+import { describeWindow } from '../src/plugins/rate-limit';
 import {
   ContractChecker,
   FAKE_MODEL,
@@ -88,8 +90,27 @@ describe('limits', () => {
       const limited = await t.request('/v1/index');
       contract.check('GET', '/v1/index', limited);
       expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+      // The message states the configured limit, not the time left (that is Retry-After's job).
+      expect(limited.json().detail).toBe('Rate limit of 3 requests per 1 minute exceeded');
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       for (let i = 0; i < 5; i++) expect((await t.request('/healthz')).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('the 429 message names the configured window in words, whatever its unit', async () => {
+    expect(
+      ['1000', '90s', '2h', '1500ms', '1m'].map((window) =>
+        describeWindow(loadConfig({ RATE_LIMIT_WINDOW: window }).RATE_LIMIT_WINDOW),
+      ),
+    ).toEqual(['1 second', '90 seconds', '2 hours', '1500 milliseconds', '1 minute']);
+    const { t } = await catalogueApp({ RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW: '90s' });
+    try {
+      expect((await t.request('/v1/index')).statusCode).toBe(200);
+      const limited = await t.request('/v1/index');
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().detail).toBe('Rate limit of 1 request per 90 seconds exceeded');
     } finally {
       await t.app.close();
     }
