@@ -155,8 +155,10 @@ describe('limits', () => {
       expect(write.statusCode).toBe(503);
       expect(write.json().code).toBe('QUEUE_UNAVAILABLE');
       expect(Date.now() - started).toBeLessThan(2000);
+      // Still ready (issue 16: searches do not need Redis; this was a 503), with Redis reported down.
       const ready = await t.request('/readyz');
-      expect(ready.statusCode).toBe(503);
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json().checks).toMatchObject({ redis: { ok: false } });
       const metrics = await t.request('/metrics');
       expect(metrics.statusCode).toBe(200);
       expect(metrics.body).not.toContain('lookalike_queue_jobs{');

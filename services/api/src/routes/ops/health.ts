@@ -7,7 +7,11 @@ import { ReadinessChecks, exactProblemResponses } from '../../schemas';
 
 const Ready = Type.Object(
   { status: Type.Literal('ready'), checks: ReadinessChecks },
-  { additionalProperties: false, description: 'Ready: a snapshot is loaded and Redis answers.' },
+  {
+    additionalProperties: false,
+    description:
+      'Ready: a snapshot is loaded, so searches and reads are served. `checks.redis.ok` false means writes and job reads answer 503 QUEUE_UNAVAILABLE until Redis is back.',
+  },
 );
 
 /** Health, readiness and metrics: open to everyone and not rate limited. */
@@ -42,8 +46,9 @@ const opsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config,
       schema: {
         tags: ['ops'],
         operationId: 'ready',
-        summary: 'A snapshot is loaded and Redis answers',
-        description: '503 NOT_READY problem (with the same `checks`) when either is missing.',
+        summary: 'A snapshot is loaded: searches can be served',
+        description:
+          'Readiness means this replica can serve searches, which need a snapshot but not Redis: 503 NOT_READY problem (with the same `checks`) only while no snapshot is loaded. Redis being down is reported in `checks.redis` without failing readiness (a balancer should keep sending searches); writes then answer 503 QUEUE_UNAVAILABLE with Retry-After.',
         security: SECURITY.public,
         response: { 200: Ready, ...exactProblemResponses(503) },
       },
@@ -58,8 +63,10 @@ const opsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config,
         snapshot: { ok: snapshot !== null, version: snapshot?.version ?? null },
         redis: { ok: redisOk },
       };
-      if (snapshot && redisOk) return { status: 'ready' as const, checks };
-      const missing = [!snapshot && 'no index snapshot yet', !redisOk && 'Redis unreachable'].filter(Boolean);
+      // Searches need only the snapshot; taking a replica out of rotation because Redis is down would
+      // turn a write outage into a search outage. Writes say QUEUE_UNAVAILABLE on their own.
+      if (snapshot) return { status: 'ready' as const, checks };
+      const missing = ['no index snapshot yet', !redisOk && 'Redis unreachable'].filter(Boolean);
       const problem = toProblem(new ApiError('NOT_READY', `Not ready: ${missing.join(', ')}`), request);
       problem.body.checks = checks;
       return sendProblem(reply, problem);
