@@ -21,6 +21,29 @@ export interface RunningServer {
   logger: Logger;
 }
 
+/** Loopback addresses: only this machine can reach a server bound to one. */
+function isLoopback(host: string): boolean {
+  const address = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return (
+    address === 'localhost' ||
+    address === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(address) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(address)
+  );
+}
+
+/**
+ * The start-up warning for a server anyone on the network may write to (no API_KEY, HOST not
+ * loopback), or null. A warning, not a refusal: open writes on a trusted network are a choice.
+ */
+export function openWritesWarning(config: Pick<ApiConfig, 'API_KEY' | 'HOST'>): string | null {
+  if (config.API_KEY || isLoopback(config.HOST)) return null;
+  return (
+    `writes are open to anyone who can reach ${config.HOST}: API_KEY is not set, so POST/DELETE /v1/items ` +
+    'and POST /v1/reindex need no key; set API_KEY (openssl rand -hex 32) or bind HOST=127.0.0.1'
+  );
+}
+
 /**
  * Config → logger → real adapters → app → listen. Everything opened is closed again if a later
  * step fails, so a failed start leaves no threads or sockets behind.
@@ -108,6 +131,8 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     // One line test harnesses and operators can rely on (PORT=0 picks a free port).
     log.info({ url, port }, 'listening');
+    const openWrites = openWritesWarning(config);
+    if (openWrites) log.warn({ host: config.HOST, port }, openWrites);
     return { app, config, logger: log, url, port, close: closeAll };
   } catch (err) {
     await closeAll();
