@@ -39,13 +39,25 @@ const list = () =>
         .filter(Boolean),
     );
 
+/**
+ * The API_KEY the root .env.example ships with, so a compose deployment has writes protected by
+ * default; refused at start, so nobody runs with a key everyone can read in the repository.
+ */
+export const API_KEY_PLACEHOLDER = 'REPLACE-ME-with-openssl-rand-hex-32';
+
 const apiEnvSchema = z.object({
   ...commonEnvShape,
   PORT: envFields.port(8080),
   HOST: z.string().default('0.0.0.0'),
 
   /** When set, write routes need `Authorization: Bearer <API_KEY>`. */
-  API_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  API_KEY: z
+    .string()
+    .min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)')
+    .refine((key) => key !== API_KEY_PLACEHOLDER, {
+      message: 'still the placeholder from .env.example: set a real key (openssl rand -hex 32)',
+    })
+    .optional(),
   /** Also require the key on read routes (queries, items, jobs, index). */
   API_KEY_READS: envFields.bool(false),
   /** `*` or comma-separated origins allowed by CORS; unset = no CORS headers. */

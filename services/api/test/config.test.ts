@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '@lookalike/config';
-import { API_ENV_KEYS, loadConfig } from '../src/config';
+import { API_ENV_KEYS, API_KEY_PLACEHOLDER, loadConfig } from '../src/config';
 
 describe('loadConfig', () => {
   test('defaults', () => {
@@ -98,6 +98,24 @@ describe('.env.example', () => {
 
   test('its values are the defaults', () => {
     expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
+  });
+});
+
+describe('API_KEY placeholder of the root .env.example (compose)', () => {
+  const rootExample = readFileSync(path.join(__dirname, '../../../.env.example'), 'utf8');
+
+  test('compose ships with a placeholder key, and the API refuses to start with it', () => {
+    expect(rootExample).toMatch(new RegExp(`^API_KEY=${API_KEY_PLACEHOLDER}$`, 'm'));
+    let error: unknown;
+    try {
+      loadConfig({ API_KEY: API_KEY_PLACEHOLDER });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((issue) => issue.key)).toEqual(['API_KEY']);
+    expect((error as ConfigError).message).toContain('API_KEY: still the placeholder from .env.example');
+    expect(loadConfig({ API_KEY: 'a'.repeat(32) }).API_KEY).toBe('a'.repeat(32));
   });
 });
 
