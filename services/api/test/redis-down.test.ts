@@ -3,6 +3,7 @@
  * port where nothing listens (Redis down). Searches need only the snapshot, so the replica stays
  * ready; writes and job reads answer 503 QUEUE_UNAVAILABLE with Retry-After.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { CatalogueQueue } from '@lookalike/queue';
 import {
@@ -28,6 +29,31 @@ function deadPort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** A private, throw-away redis-server (no persistence) on `port`, resolved once it listens. */
+async function privateRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', ''], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => resolve(true));
+      socket.once('error', () => resolve(false));
+      socket.once('connect', () => socket.end());
+    });
+    if (up) return child;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('redis-server did not start');
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 async function appOnQueue(url: string): Promise<{ t: TestApp; queue: CatalogueQueue; image: Buffer }> {
@@ -104,4 +130,36 @@ describe('Redis up and down, real queue', () => {
       await queue.close();
     }
   });
+
+  test('a private Redis stopped and started again: ready throughout, writes 503 while it is down and accepted after', async () => {
+    const port = await deadPort();
+    let redis = await privateRedis(port);
+    const { t, queue } = await appOnQueue(`redis://127.0.0.1:${port}`);
+    const readyChecks = async () => (await t.request('/readyz')).json().checks;
+    try {
+      expect((await t.request('/v1/reindex', { method: 'POST' })).statusCode).toBe(202);
+      expect(await readyChecks()).toMatchObject({ redis: { ok: true } });
+
+      await stopRedis(redis);
+      const ready = await t.request('/readyz');
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json().checks).toMatchObject({ redis: { ok: false } });
+      const refused = await t.request('/v1/reindex', { method: 'POST' });
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json().code).toBe('QUEUE_UNAVAILABLE');
+
+      redis = await privateRedis(port);
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 202; i++) {
+        status = (await t.request('/v1/reindex', { method: 'POST' })).statusCode;
+        if (status !== 202) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(status).toBe(202);
+      expect(await readyChecks()).toMatchObject({ redis: { ok: true } });
+    } finally {
+      await t.app.close();
+      await queue.close();
+      await stopRedis(redis);
+    }
+  }, 60_000);
 });
