@@ -348,12 +348,13 @@ describe('API system: API and indexer processes on real Redis', () => {
     const upload = halfSentRequest(`${api.url}/v1/similar`, {
       method: 'POST',
       body: form.body,
-      headers: { 'content-type': form.contentType },
+      headers: { 'content-type': form.contentType, 'x-request-id': 'sys-sigterm-upload' },
     });
-    // The request is admitted (in flight, waiting for the rest of its body) before the signal.
-    await pollUntil(
-      async () => /lookalike_inference_waiting 1\b/.test((await client.call('/metrics')).body),
-      { timeoutMs: 10_000, intervalMs: 50, description: 'the upload to be admitted' },
+    // The request is in flight (routed, waiting for the rest of its body) before the signal.
+    await api.process.waitForLog(
+      (l) => l.reqId === 'sys-sigterm-upload' && l.msg === 'incoming request',
+      10_000,
+      'the upload to be in flight',
     );
     api.process.child.kill('SIGTERM');
     await api.process.waitForLog((l) => l.msg === 'shutting down', 10_000, 'shutdown to begin');

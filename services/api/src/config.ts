@@ -82,6 +82,11 @@ const apiEnvSchema = z.object({
   MAX_IMAGE_PIXELS: envFields.int(40_000_000, 1, 1_000_000_000),
   /** Largest `k` a client may ask for (≤ 100). */
   MAX_K: envFields.int(K_CEILING, 1, K_CEILING),
+  /**
+   * How long an image query's body (multipart upload or JSON) may take to arrive; past it: 408
+   * UPLOAD_TIMEOUT and the connection is closed. Uploads still arriving hold no inference place.
+   */
+  UPLOAD_TIMEOUT_MS: envFields.int(30_000, 100, 600_000),
   /** Whole-request deadline (routing to response); past it: 503 REQUEST_TIMEOUT. */
   REQUEST_TIMEOUT_MS: envFields.int(30_000, 100, 600_000),
   /** Image embeddings computed at once (also the ONNX sessions of the embedder). */

@@ -68,6 +68,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   METHOD_NOT_ALLOWED: 405,
   // 408: the client did not send the whole request in time (socket-level timeout)
   CLIENT_TIMEOUT: 408,
+  // 408: an image query's body did not arrive within UPLOAD_TIMEOUT_MS (the connection is closed)
+  UPLOAD_TIMEOUT: 408,
   // 413: too big (bytes or pixels)
   BODY_TOO_LARGE: 413,
   IMAGE_TOO_LARGE: 413,

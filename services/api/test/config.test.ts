@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       MAX_IMAGE_PIXELS: 40_000_000,
       MAX_K: 100,
       REQUEST_TIMEOUT_MS: 30_000,
+      UPLOAD_TIMEOUT_MS: 30_000,
       INFERENCE_CONCURRENCY: 2,
       INFERENCE_QUEUE: 16,
       ALLOW_PRIVATE_IMAGE_URLS: false,
@@ -49,6 +50,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_WINDOW: '250' }).RATE_LIMIT_WINDOW).toBe(250);
     expect(loadConfig({ RATE_LIMIT_WINDOW: '2h' }).RATE_LIMIT_WINDOW).toBe(7_200_000);
     expect(loadConfig({ CORS_ORIGINS: '*' }).CORS_ORIGINS).toEqual(['*']);
+  });
+
+  test('UPLOAD_TIMEOUT_MS: milliseconds between 100 and 600000', () => {
+    expect(loadConfig({ UPLOAD_TIMEOUT_MS: '2000' }).UPLOAD_TIMEOUT_MS).toBe(2000);
+    for (const bad of ['50', '600001', 'soon']) {
+      expect(() => loadConfig({ UPLOAD_TIMEOUT_MS: bad })).toThrow(/UPLOAD_TIMEOUT_MS/);
+    }
   });
 
   test('reports every bad variable at once with a clear message', () => {

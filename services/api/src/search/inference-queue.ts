@@ -4,10 +4,10 @@ import { ApiError } from '../errors';
 type Waiter = () => void;
 
 /**
- * The one admission queue of image queries: it bounds the memory and CPU they take. A request is
- * *admitted* (at most `concurrency + maxQueue` at once — beyond that 503 INFERENCE_BUSY with
- * Retry-After, so a burst cannot buffer unbounded uploads), then waits in FIFO order for one of
- * `concurrency` inference slots. Nothing downstream queues it again: the embedder gets at most
+ * The one admission queue of image queries: it bounds the decoded images and CPU they take. A
+ * request is *admitted* once its image is fully received (at most `concurrency + maxQueue` at once;
+ * beyond that 503 INFERENCE_BUSY with Retry-After, so a burst cannot pile up work), then waits in
+ * FIFO order for one of `concurrency` inference slots. Nothing downstream queues it again: the embedder gets at most
  * `concurrency` images at once, one per ONNX session (see server.ts). When a request is admitted is
  * the route's choice (SearchService.admit); the embedding itself runs in onnxruntime/sharp threads.
  */

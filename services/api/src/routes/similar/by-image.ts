@@ -6,19 +6,24 @@ import type { Admission } from '../../search/inference-queue';
 import { problemResponses } from '../../schemas';
 import { readMultipart, registerMultipart, uploadOf } from './multipart';
 import { NoQuery, SimilarJsonBody, SimilarMultipartBody, SimilarResponse } from './schemas';
+import { startUploadBudget } from './upload-budget';
 
-/** Each image query's place in the inference queue, from admission to the end of its response. */
-const admissions = new WeakMap<FastifyRequest, Admission>();
+/** Each upload's body budget (UPLOAD_TIMEOUT_MS), from routing until its body is fully received. */
+const uploadBudgets = new WeakMap<FastifyRequest, () => void>();
 
 /** POST /v1/similar: the items that look like an uploaded or referenced image. */
 const byImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps, search }) => {
   await registerMultipart(app, config);
 
-  /** Takes a place in the inference queue (released when the response ends), or 503 INFERENCE_BUSY. */
-  function admit(request: FastifyRequest, reply: FastifyReply): void {
+  /**
+   * Takes a place in the inference queue (released when the response ends), or 503 INFERENCE_BUSY.
+   * Called only once the image bytes are all here (upload parsed, base64 decoded, URL fetched): a
+   * client still sending its body holds no place, so slow clients cannot deny service to fast ones.
+   */
+  function admit(reply: FastifyReply): Admission {
     const admission = search.admit();
-    admissions.set(request, admission);
     reply.raw.once('close', admission.release);
+    return admission;
   }
 
   app.post(
@@ -41,23 +46,32 @@ const byImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { conf
             'multipart/form-data': { schema: SimilarMultipartBody },
           },
         },
-        response: { 200: SimilarResponse, ...problemResponses(400, 401, 413, 415, 422, 502, 504) },
+        response: { 200: SimilarResponse, ...problemResponses(400, 401, 408, 413, 415, 422, 502, 504) },
       },
-      // Admission before the body is read, so a burst cannot buffer unbounded uploads (admitting
-      // only fully received uploads instead: call admit() after readMultipart in preValidation).
-      onRequest: async (request, reply) => admit(request, reply),
-      preValidation: async (request) => readMultipart(request),
+      // The body has its own budget: past UPLOAD_TIMEOUT_MS a still-arriving body is answered 408.
+      onRequest: async (request, reply) => {
+        uploadBudgets.set(request, startUploadBudget(request, reply, config.UPLOAD_TIMEOUT_MS));
+      },
+      preValidation: async (request, reply) => {
+        try {
+          await readMultipart(request);
+        } catch (err) {
+          // The budget already answered 408 and closed the connection: the read's error is moot.
+          if (reply.sent) return;
+          throw err;
+        }
+        // JSON bodies are parsed before this hook; multipart ones just now: the body is all here.
+        uploadBudgets.get(request)?.();
+      },
     },
-    async (request) => {
-      const admission = admissions.get(request);
-      if (!admission) throw new Error('image query without admission');
+    async (request, reply) => {
       // Checked before any inference: without a snapshot there is nothing to compare with.
       const snapshot = requireSnapshot(deps);
       if (request.isMultipart()) {
         const image = uploadOf(request);
         const query = search.parse(request.body as SimilarMultipartBody, '/body');
         search.checkFields(query, snapshot);
-        return search.byImage(admission, image, query, request.deadline);
+        return search.byImage(admit(reply), image, query, request.deadline);
       }
       const body = request.body as SimilarJsonBody;
       const query = search.parse(body, '/body');
@@ -70,7 +84,7 @@ const byImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { conf
             : { imagePath: body.imagePath }
       ) as ImageRef;
       const image = await deps.images.load(ref, request.deadline);
-      return search.byImage(admission, image, query, request.deadline);
+      return search.byImage(admit(reply), image, query, request.deadline);
     },
   );
 };

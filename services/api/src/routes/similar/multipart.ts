@@ -22,8 +22,8 @@ export async function registerMultipart(app: FastifyInstance, config: ApiConfig)
 
 /**
  * Reads the multipart form into `{ image: '<n bytes>', k, … }` for schema validation, keeping the
- * bytes aside (`uploadOf`). Runs after admission, so at most concurrency + queue uploads are
- * buffered at once.
+ * bytes aside (`uploadOf`). Runs before admission (a client still sending holds no inference place);
+ * each upload is bounded by MAX_UPLOAD_BYTES and UPLOAD_TIMEOUT_MS.
  */
 export async function readMultipart(request: FastifyRequest): Promise<void> {
   if (!request.isMultipart()) return;
