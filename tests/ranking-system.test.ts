@@ -119,7 +119,13 @@ describe('learned ranking: fitted by the indexer, stored in the snapshot, applie
     expect(model.stats.labelled).toBe(ids.length);
     expect(model.lda).not.toBeNull();
     expect(model.lda!.dimensions).toBeGreaterThan(1);
-    expect(indexer.logs.some((l) => l.msg === 'ranking model fitted and published')).toBe(true);
+    // The indexer logs the fit after its publish returns, so the snapshot can be seen first.
+    const logged = await pollUntil(
+      async () =>
+        indexer.logs.some((l) => l.msg === 'ranking model fitted and published') ? true : undefined,
+      { timeoutMs: 15_000, intervalMs: 100, description: "the indexer's log of the fit" },
+    );
+    expect(logged).toBe(true);
   });
 
   test('queries by id and by upload are re-ranked with the published model', async () => {
