@@ -1,34 +1,29 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 
 /** services/api/public, from src/routes (tests) and dist/routes (the built service) alike. */
 export const DEMO_DIR = path.resolve(__dirname, '../../public');
 
-const HTML = 'text/html; charset=utf-8';
-const CSS = 'text/css; charset=utf-8';
-const JS = 'text/javascript; charset=utf-8';
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+};
 
 /**
- * URL → file of the demo page; plain HTML, CSS and JS, no build step. index.html loads the style
- * sheets in this order; the scripts are ES modules, demo.js the entry that imports the others.
+ * URL → file of the demo page; plain HTML, CSS and JS, no build step: index.html at `/`, every style
+ * sheet and script of the folder under `/demo/` (the scripts are ES modules, demo.js the entry that
+ * imports the others), so a new module needs no change here.
  */
-const DEMO_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: HTML },
-  '/demo/demo.css': { file: 'demo.css', type: CSS },
-  '/demo/controls.css': { file: 'controls.css', type: CSS },
-  '/demo/filters.css': { file: 'filters.css', type: CSS },
-  '/demo/results.css': { file: 'results.css', type: CSS },
-  '/demo/demo.js': { file: 'demo.js', type: JS },
-  '/demo/page.js': { file: 'page.js', type: JS },
-  '/demo/api.js': { file: 'api.js', type: JS },
-  '/demo/filters.js': { file: 'filters.js', type: JS },
-  '/demo/cards.js': { file: 'cards.js', type: JS },
-  '/demo/views.js': { file: 'views.js', type: JS },
-  '/demo/queries.js': { file: 'queries.js', type: JS },
-  '/demo/photo-input.js': { file: 'photo-input.js', type: JS },
-};
+function demoFiles(): Array<{ url: string; file: string; type: string }> {
+  const files = readdirSync(DEMO_DIR).filter((file) => file !== 'index.html' && path.extname(file) in TYPES);
+  return [
+    { url: '/', file: 'index.html' },
+    ...files.sort().map((file) => ({ url: `/demo/${file}`, file })),
+  ].map((entry) => ({ ...entry, type: TYPES[path.extname(entry.file)] as string }));
+}
 
 /**
  * The page only talks to this API and shows its thumbnails (plus `blob:` previews of the photo a
@@ -51,7 +46,7 @@ const CONTENT_SECURITY_POLICY = [
  * the API contract, so they stay out of the OpenAPI document.
  */
 const demoRoutes: FastifyPluginAsync = async (app) => {
-  for (const [url, { file, type }] of Object.entries(DEMO_FILES)) {
+  for (const { url, file, type } of demoFiles()) {
     const body = readFileSync(path.join(DEMO_DIR, file));
     const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 20)}"`;
     app.get(
