@@ -1,0 +1,6 @@
+export {
+  LinearProjection,
+  ProjectionFormatError,
+  type LinearProjectionParts,
+  type ProjectionDescriptor,
+} from './linear-projection';
