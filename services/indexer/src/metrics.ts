@@ -28,7 +28,7 @@ export class IndexerMetrics {
   });
   readonly jobs = new Counter({
     name: 'lookalike_indexer_jobs_total',
-    help: 'Jobs finished by this replica, by kind and outcome (completed, retried, deferred, handed_back, error)',
+    help: 'Jobs finished by this replica, by kind and outcome (completed, failed, retried, deferred, handed_back, error)',
     labelNames: ['kind', 'outcome'],
     registers: [this.registry],
   });
