@@ -28,6 +28,7 @@ import {
   type ServiceProcess,
   type TestCatalogue,
 } from './support';
+import { STANDARD_DEFAULT_METRICS, metricConventionViolations, metricTypes } from './support/metrics';
 
 jest.setTimeout(180_000);
 
@@ -326,5 +327,9 @@ describe('indexer: job outcomes with real workers', () => {
     expect(text).toMatch(
       /lookalike_indexer_jobs_total\{kind="(upsert|delete|reindex)",outcome="completed"\} \d+/,
     );
+    // The naming conventions the API follows too: Node's defaults as they are, the rest lookalike_.
+    const types = metricTypes(text);
+    for (const name of STANDARD_DEFAULT_METRICS) expect(types.has(name)).toBe(true);
+    expect(metricConventionViolations(types)).toEqual([]);
   });
 });
