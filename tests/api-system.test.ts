@@ -120,7 +120,8 @@ describe('API system: API and indexer processes on real Redis', () => {
           redisUrl: sharedRedisUrl,
           prefix,
           dataDir: data.dir,
-          extra: { API_KEY, RATE_LIMIT_MAX: '0', RELOAD_POLL_MS: '200' },
+          // Debug: the SIGTERM test sees a request arrive ('request received' is a debug line).
+          extra: { API_KEY, RATE_LIMIT_MAX: '0', RELOAD_POLL_MS: '200', LOG_LEVEL: 'debug' },
         }),
       ),
     ]);
@@ -336,8 +337,15 @@ describe('API system: API and indexer processes on real Redis', () => {
         5000,
         `request log of ${reqId}`,
       );
-      expect(line).toMatchObject({ level: 30, res: { statusCode: 200 }, responseTime: expect.any(Number) });
+      expect(line).toMatchObject({ statusCode: 200, durationMs: expect.any(Number), method: 'GET' });
     }
+    // One line per request, at info except for probes (debug).
+    const lines = (reqId: string) => api.process.logs.filter((l) => l.reqId === reqId && l.level === 30);
+    expect(lines(generatedId)).toEqual([expect.objectContaining({ route: '/v1/index', url: '/v1/index' })]);
+    expect(lines('sys-trace-42')).toEqual([]);
+    expect(
+      api.process.logs.find((l) => l.reqId === 'sys-trace-42' && l.msg === 'request completed'),
+    ).toMatchObject({ level: 20, route: '/healthz' });
   });
 
   test('SIGTERM with an upload in flight: no new connections, the upload is answered, everything closed, exit 0', async () => {
@@ -352,7 +360,7 @@ describe('API system: API and indexer processes on real Redis', () => {
     });
     // The request is in flight (routed, waiting for the rest of its body) before the signal.
     await api.process.waitForLog(
-      (l) => l.reqId === 'sys-sigterm-upload' && l.msg === 'incoming request',
+      (l) => l.reqId === 'sys-sigterm-upload' && l.msg === 'request received',
       10_000,
       'the upload to be in flight',
     );

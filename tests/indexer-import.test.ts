@@ -69,6 +69,7 @@ describe('indexer: full sample import with two workers', () => {
       jobs: 12,
       indexed: 5885,
       unchanged: 0,
+      failedItems: 0,
       failed: [],
       failedJobs: [],
     });
@@ -116,6 +117,7 @@ describe('indexer: full sample import with two workers', () => {
       items: 5885,
       indexed: 0,
       unchanged: 5885,
+      failedItems: 0,
       failed: [],
       failedJobs: [],
       version: null,

@@ -2,13 +2,15 @@
  * Real indexer processes on real Redis, jobs enqueued through @lookalike/queue:
  * - a mixed batch with 5 broken images → the rest indexed, the 5 failed with distinct reasons;
  * - a single upsert on an idle system is visible to a snapshot reader within 3 s;
- * - delete and reindex jobs; a job with nothing to change publishes nothing (version null).
+ * - delete and reindex jobs; a job with nothing to change publishes nothing (version null);
+ * - a job whose every item failed fails (ALL_ITEMS_FAILED, not retried) with its failures listed;
+ * - a job with more items than a result lists: exact counts, id lists cut at 100.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SNAPSHOTS_DIR, pointerPath } from '@lookalike/contracts';
 import { SnapshotReader } from '@lookalike/index-store';
-import { CatalogueQueue, type CatalogueItemInput } from '@lookalike/queue';
+import { CatalogueQueue, JOB_RESULT_MAX_IDS, type CatalogueItemInput } from '@lookalike/queue';
 import {
   deleteQueueKeys,
   diffIds,
@@ -26,6 +28,7 @@ import {
   type ServiceProcess,
   type TestCatalogue,
 } from './support';
+import { STANDARD_DEFAULT_METRICS, metricConventionViolations, metricTypes } from './support/metrics';
 
 jest.setTimeout(180_000);
 
@@ -218,6 +221,61 @@ describe('indexer: job outcomes with real workers', () => {
     expect((await readPublished(data.dir))?.version).toBe(real.result?.version);
   });
 
+  it('fails a job whose every item failed, at once, with ALL_ITEMS_FAILED and the failures listed', async () => {
+    const before = await readPublished(data.dir);
+    const items: CatalogueItemInput[] = [
+      { id: 'all-bad-truncated', imagePath: catalogue.broken.truncated, metadata: {} },
+      { id: 'all-bad-not-image', imagePath: catalogue.broken.notAnImage, metadata: {} },
+      { id: 'all-bad-missing', imagePath: 'no-such-file.jpg', metadata: {} },
+    ];
+    const job = await waitForJob(queue, await queue.enqueue({ kind: 'upsert', items }), 60_000);
+    expect(job).toMatchObject({ state: 'failed', failedCode: 'ALL_ITEMS_FAILED', attemptsMade: 1 });
+    expect(job.failedReason).toMatch(/^ALL_ITEMS_FAILED: all 3 item\(s\) failed/);
+    expect(job.result?.counts).toEqual({ indexed: 0, unchanged: 0, deleted: 0, notFound: 0, failed: 3 });
+    expect(job.result?.failed.map((f) => [f.id, f.code])).toEqual([
+      ['all-bad-missing', 'SOURCE_NOT_FOUND'],
+      ['all-bad-not-image', 'SOURCE_NOT_IMAGE'],
+      ['all-bad-truncated', 'IMAGE_CORRUPT'],
+    ]);
+    expect(job.result?.version).toBeNull();
+    expect((await readPublished(data.dir))?.version).toBe(before?.version);
+  });
+
+  it('caps the id lists of a large job at 100 and keeps every count exact', async () => {
+    const count = JOB_RESULT_MAX_IDS + 30;
+    // Distinct ids, real images (reused: the content hash includes the id's metadata).
+    const items = Array.from({ length: count }, (_, i) => ({
+      id: `big-${String(i).padStart(3, '0')}`,
+      imagePath: `${catalogue.goodIds[i % catalogue.goodIds.length]}.jpg`,
+      metadata: { n: i },
+    }));
+    items.push({ id: 'big-broken', imagePath: catalogue.broken.truncated, metadata: { n: -1 } });
+    const upsert = await waitForJob(queue, await queue.enqueue({ kind: 'upsert', items }), 150_000);
+    expect(upsert.state).toBe('completed');
+    const result = upsert.result!;
+    expect(result.counts).toEqual({ indexed: count, unchanged: 0, deleted: 0, notFound: 0, failed: 1 });
+    expect(result.indexed).toEqual(items.slice(0, JOB_RESULT_MAX_IDS).map((item) => item.id));
+    expect(result.truncated).toEqual({
+      indexed: true,
+      unchanged: false,
+      deleted: false,
+      notFound: false,
+      failed: false,
+    });
+    expect(result.failed).toEqual([{ id: 'big-broken', code: 'IMAGE_CORRUPT', reason: expect.any(String) }]);
+    const published = await readPublished(data.dir);
+    expect(published?.ids).toEqual(expect.arrayContaining(items.slice(0, count).map((item) => item.id)));
+
+    // A delete of more ids than the cap that the index does not have: counted, listed in part.
+    const ghosts = Array.from({ length: 150 }, (_, i) => `ghost-${String(i).padStart(3, '0')}`);
+    const del = await waitForJob(queue, await queue.enqueue({ kind: 'delete', ids: ghosts }), 60_000);
+    expect(del.state).toBe('completed');
+    expect(del.result?.counts).toEqual({ indexed: 0, unchanged: 0, deleted: 0, notFound: 150, failed: 0 });
+    expect(del.result?.notFound).toEqual(ghosts.slice(0, JOB_RESULT_MAX_IDS));
+    expect(del.result?.truncated.notFound).toBe(true);
+    expect(del.result?.version).toBeNull();
+  });
+
   it('deletes items and reindexes everything in one atomic publish', async () => {
     const toDelete = [catalogue.goodIds[0]!, catalogue.goodIds[1]!, 'never-indexed'];
     const deleteJob = await waitForJob(queue, await queue.enqueue({ kind: 'delete', ids: toDelete }), 60_000);
@@ -227,7 +285,17 @@ describe('indexer: job outcomes with real workers', () => {
     const before = await readPublished(data.dir);
     const reindexJob = await waitForJob(queue, await queue.enqueue({ kind: 'reindex' }), 120_000);
     expect(reindexJob.state).toBe('completed');
-    expect(reindexJob.result?.indexed.length).toBe(before?.count);
+    // More items than a list holds: the count is exact, the list cut at the cap.
+    expect(before?.count).toBeGreaterThan(JOB_RESULT_MAX_IDS);
+    expect(reindexJob.result?.counts).toEqual({
+      indexed: before?.count,
+      unchanged: 0,
+      deleted: 0,
+      notFound: 0,
+      failed: 0,
+    });
+    expect(reindexJob.result?.indexed).toHaveLength(JOB_RESULT_MAX_IDS);
+    expect(reindexJob.result?.truncated.indexed).toBe(true);
     expect(reindexJob.result?.failed).toEqual([]);
     const after = await readPublished(data.dir);
     expect(after?.version).toBe((before?.version ?? 0) + 1);
@@ -259,5 +327,9 @@ describe('indexer: job outcomes with real workers', () => {
     expect(text).toMatch(
       /lookalike_indexer_jobs_total\{kind="(upsert|delete|reindex)",outcome="completed"\} \d+/,
     );
+    // The naming conventions the API follows too: Node's defaults as they are, the rest lookalike_.
+    const types = metricTypes(text);
+    for (const name of STANDARD_DEFAULT_METRICS) expect(types.has(name)).toBe(true);
+    expect(metricConventionViolations(types)).toEqual([]);
   });
 });

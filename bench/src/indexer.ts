@@ -181,7 +181,7 @@ async function measureIndexer(
       const summaryLine = cli.stdout.split('\n').find((l) => l.startsWith('{"items"'));
       if (code !== 0 || !summaryLine)
         throw new Error(`bench: import exited ${code}: ${cli.stdout.slice(-2000)}`);
-      const summary = JSON.parse(summaryLine) as { indexed: number; unchanged: number; failed: unknown[] };
+      const summary = JSON.parse(summaryLine) as { indexed: number; unchanged: number; failedItems: number };
       const publishes = workers
         .flatMap((w) => w.lines.filter((l) => l.msg === 'changes published'))
         .slice(publishedBefore)
@@ -191,7 +191,7 @@ async function measureIndexer(
         rate: count / seconds,
         indexed: summary.indexed,
         unchanged: summary.unchanged,
-        failed: summary.failed.length,
+        failed: summary.failedItems,
         publishes: publishes.length,
         publishMedianMs: median(publishes),
         publishMaxMs: publishes.length ? Math.max(...publishes) : NaN,

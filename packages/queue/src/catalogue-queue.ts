@@ -10,8 +10,8 @@ import {
   type CatalogueJob,
   type CatalogueJobInput,
   type CatalogueJobKind,
-  type JobResult,
 } from './schemas';
+import { failureRecordOf, percentOf, type JobResult } from './job-result';
 
 export const CATALOGUE_QUEUE = 'catalogue';
 export const QUEUE_PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -33,10 +33,15 @@ export interface JobStatus {
   state: JobState;
   /** 0..100 as reported by the worker; 100 once completed. */
   progress: number;
-  /** The worker's result, once completed. */
+  /**
+   * The worker's result: once completed, and on a job that failed because every item failed
+   * (failedCode ALL_ITEMS_FAILED), where it lists the failures.
+   */
   result: JobResult | null;
   /** Why the last attempt failed (also while waiting, delayed, for a retry). */
   failedReason: string | null;
+  /** The stable code of a job that failed for good (ALL_ITEMS_FAILED, JOB_INVALID, …); null otherwise or when unknown. */
+  failedCode: string | null;
   attemptsMade: number;
   createdAt: string;
   finishedAt: string | null;
@@ -163,16 +168,22 @@ export class CatalogueQueue {
     if (job === undefined || job === null) return null;
     const state = toJobState(rawState);
     const kind = CATALOGUE_JOB_KINDS.includes(job.name) ? job.name : job.data.kind;
-    // A finished job is 100 % whatever the worker last reported; non-numeric progress counts as 0.
-    const reported = typeof job.progress === 'number' && Number.isFinite(job.progress) ? job.progress : 0;
-    const progress = state === 'completed' ? 100 : Math.min(100, Math.max(0, reported));
+    // A finished job is 100 % whatever the worker last reported; unreadable progress counts as 0.
+    const progress = state === 'completed' ? 100 : percentOf(job.progress);
+    // A record left by an earlier attempt is stale unless the job did fail for good.
+    const failure = state === 'failed' ? failureRecordOf(job.progress) : null;
+    const result =
+      state === 'completed'
+        ? ((job.returnvalue as JobResult | undefined) ?? null)
+        : (failure?.result ?? null);
     return {
       id: jobId,
       kind,
       state,
       progress,
-      result: state === 'completed' ? ((job.returnvalue as JobResult | undefined) ?? null) : null,
+      result,
       failedReason: job.failedReason ? job.failedReason : null,
+      failedCode: failure?.code ?? null,
       attemptsMade: job.attemptsMade,
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,

@@ -1,5 +1,6 @@
 import { LookalikeError } from '@lookalike/config';
 import type { z } from 'zod';
+import { ALL_ITEMS_FAILED, type JobResult } from './job-result';
 
 /** One validation problem: where (`items[3].metadata.colour`) and what. */
 export interface JobIssue {
@@ -59,5 +60,27 @@ export class QueueError extends LookalikeError {
     options: { permanent?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
     super(code, message, { permanent: code === 'QUEUE_BAD_OPTIONS', ...options });
+  }
+}
+
+/**
+ * Every item a job was given failed. The job fails for good (BullMQ UnrecoverableError, no further
+ * attempt): by the time this is thrown the item failures are permanent ones, or the attempts are
+ * used up. The result, failures included, stays readable on the failed job.
+ */
+export class AllItemsFailedError extends LookalikeError {
+  declare readonly code: typeof ALL_ITEMS_FAILED;
+  readonly result: JobResult;
+
+  constructor(result: JobResult) {
+    const sample = result.failed
+      .slice(0, 3)
+      .map((f) => `${f.id}: ${f.code}`)
+      .join(', ');
+    const more = result.counts.failed > 3 ? ', …' : '';
+    super(ALL_ITEMS_FAILED, `all ${result.counts.failed} item(s) failed (${sample}${more})`, {
+      permanent: true,
+    });
+    this.result = result;
   }
 }

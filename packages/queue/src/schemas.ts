@@ -212,19 +212,3 @@ export function parseCatalogueJob(input: unknown): CatalogueJob {
   if (!result.success) throw InvalidJobError.fromZodError(result.error);
   return result.data;
 }
-
-/** What the indexer worker returns for a job (BullMQ's returnvalue). */
-export interface JobResult {
-  indexed: string[];
-  unchanged: string[];
-  deleted: string[];
-  notFound: string[];
-  failed: Array<{ id: string; code: string; reason: string }>;
-  /** Snapshot version published by the job; null when nothing changed. */
-  version: number | null;
-}
-
-/** A result that lists nothing: what a job starts from, and what a job that did nothing returns. */
-export function emptyJobResult(): JobResult {
-  return { indexed: [], unchanged: [], deleted: [], notFound: [], failed: [], version: null };
-}

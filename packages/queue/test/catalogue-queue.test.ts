@@ -3,12 +3,14 @@ import { LookalikeError } from '@lookalike/config';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  AllItemsFailedError,
   CATALOGUE_QUEUE,
   CatalogueQueue,
   InvalidJobError,
   QueueError,
   closeRedisConnection,
   createCatalogueWorker,
+  buildJobResult,
   createRedisConnection,
   emptyJobResult,
   waitForReady,
@@ -137,7 +139,7 @@ describe('CatalogueQueue', () => {
   });
 
   it('reports a job a real worker completed, with its result', async () => {
-    const result: JobResult = { ...emptyJobResult(), indexed: ['a', 'b'], version: 7 };
+    const result: JobResult = buildJobResult({ indexed: ['a', 'b'], version: 7 });
     const seen: CatalogueJob[] = [];
     startWorker(async (job, { handle }) => {
       seen.push(job);
@@ -183,8 +185,32 @@ describe('CatalogueQueue', () => {
     });
     const jobId = await h.queue.enqueue({ kind: 'delete', ids: ['a'] });
     const status = await pollJob(jobId, (s) => s?.state === 'failed');
-    expect(status).toMatchObject({ kind: 'delete', attemptsMade: 1, result: null });
+    expect(status).toMatchObject({
+      kind: 'delete',
+      attemptsMade: 1,
+      result: null,
+      failedCode: 'INDEX_MODEL_MISMATCH',
+    });
     expect(status.failedReason).toBe('INDEX_MODEL_MISMATCH: the index was built with another model');
+  });
+
+  it('fails a job whose every item failed at once, with its code and its result kept', async () => {
+    const result = buildJobResult({
+      failed: [
+        { id: 'a', code: 'IMAGE_CORRUPT', reason: 'truncated JPEG' },
+        { id: 'b', code: 'SOURCE_NOT_FOUND', reason: 'no such file' },
+      ],
+    });
+    startWorker(async (_job, { handle }) => {
+      await handle.updateProgress(100);
+      throw new AllItemsFailedError(result);
+    });
+    const jobId = await h.queue.enqueue(upsert('a', 'b'), {});
+    const status = await pollJob(jobId, (s) => s?.state === 'failed');
+    expect(status).toMatchObject({ attemptsMade: 1, failedCode: 'ALL_ITEMS_FAILED', progress: 100, result });
+    expect(status.failedReason).toBe(
+      'ALL_ITEMS_FAILED: all 2 item(s) failed (a: IMAGE_CORRUPT, b: SOURCE_NOT_FOUND)',
+    );
   });
 
   it('puts a job back (delayed, with the reason) after a transient error', async () => {
@@ -193,7 +219,12 @@ describe('CatalogueQueue', () => {
     });
     const jobId = await h.queue.enqueue({ kind: 'reindex' });
     const status = await pollJob(jobId, (s) => s?.state === 'delayed');
-    expect(status).toMatchObject({ attemptsMade: 1, failedReason: 'try again', result: null });
+    expect(status).toMatchObject({
+      attemptsMade: 1,
+      failedReason: 'try again',
+      failedCode: null,
+      result: null,
+    });
     expect((await h.queue.counts()).delayed).toBe(1);
   });
 
@@ -211,6 +242,7 @@ describe('CatalogueQueue', () => {
     const status = await pollJob(String(raw.id), (s) => s?.state === 'failed');
     expect(status.attemptsMade).toBe(1);
     expect(status.failedReason).toMatch(/Invalid catalogue job/);
+    expect(status.failedCode).toBe('JOB_INVALID');
     expect(processed).toEqual([]);
   });
 

@@ -76,8 +76,8 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
       maxQueue: config.INFERENCE_CONCURRENCY,
       logger: log,
     });
+    // The embedder logs its own 'embedder ready' line (model, feature, sessions): not a second one here.
     closers.push({ name: 'embedder', close: () => embedder.close() });
-    log.info({ model: embedder.model }, 'embedder ready');
 
     const snapshots = await SnapshotReader.open({
       dataDir: config.DATA_DIR,

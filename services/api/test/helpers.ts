@@ -198,6 +198,7 @@ export class FakeQueue implements CatalogueJobs {
         progress: 0,
         result: null,
         failedReason: null,
+        failedCode: null,
         attemptsMade: 0,
         createdAt: new Date().toISOString(),
         finishedAt: null,

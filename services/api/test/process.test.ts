@@ -9,6 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import {
+  PRODUCT_METRIC_PREFIX,
+  STANDARD_DEFAULT_METRICS,
+  metricConventionViolations,
+  metricTypes,
+} from '../../../tests/support/metrics';
 import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl, repoRoot } from './helpers';
 
 const entry = path.join(repoRoot, 'services/api/dist/server.js');
@@ -81,23 +87,57 @@ describeBuilt('node services/api/dist/server.js', () => {
 
       const health = await httpRequest(url, '/healthz', { headers: { 'x-request-id': 'proc-1' } });
       expect(health.statusCode).toBe(200);
-      const ready = await httpRequest(url, '/readyz');
+      const ready = await httpRequest(url, '/readyz', { headers: { 'x-request-id': 'proc-1r' } });
       expect(ready.statusCode).toBe(503);
       expect(ready.json().checks).toEqual({ snapshot: { ok: false, version: null }, redis: { ok: true } });
-      // Request logs carry the request id.
-      await waitForLine(started, (line) => line.reqId === 'proc-1' && line.msg === 'request completed');
+
+      // Metric names: Node's defaults under their standard names, the rest lookalike_, gauges never _total.
+      const scraped = await httpRequest(url, '/metrics', { headers: { 'x-request-id': 'proc-1m' } });
+      expect(scraped.statusCode).toBe(200);
+      const types = metricTypes(scraped.body);
+      for (const name of STANDARD_DEFAULT_METRICS) expect(types.has(name)).toBe(true);
+      expect(
+        [...types.keys()].filter((name) => name.startsWith(PRODUCT_METRIC_PREFIX)).length,
+      ).toBeGreaterThan(5);
+      expect(metricConventionViolations(types)).toEqual([]);
+
+      // One info line per request, written when it is answered: method, route pattern, URL, status, duration.
+      const item = await httpRequest(url, '/v1/items/some-item', { headers: { 'x-request-id': 'proc-0' } });
+      const completed = await waitForLine(
+        started,
+        (line) => line.reqId === 'proc-0' && line.msg === 'request completed',
+      );
+      expect(completed).toMatchObject({
+        level: 30,
+        msg: 'request completed',
+        method: 'GET',
+        route: '/v1/items/:id',
+        url: '/v1/items/some-item',
+        statusCode: item.statusCode,
+        durationMs: expect.any(Number),
+      });
 
       // Credentials stay out of the process's real log: a key in the query, a bearer header.
       const refused = await httpRequest(url, '/v1/index?api_key=proc-query-secret-1', {
         headers: { 'x-request-id': 'proc-2', authorization: 'Bearer proc-header-secret-2' },
       });
       expect(refused.statusCode).toBeGreaterThanOrEqual(400);
-      const incoming = await waitForLine(
+      const refusedLine = await waitForLine(
         started,
-        (line) => line.reqId === 'proc-2' && line.msg === 'incoming request',
+        (line) => line.reqId === 'proc-2' && line.msg === 'request completed',
       );
-      expect(incoming.req).toMatchObject({ url: '/v1/index?api_key=[REDACTED]' });
-      await waitForLine(started, (line) => line.reqId === 'proc-2' && line.msg === 'request completed');
+      expect(refusedLine).toMatchObject({
+        url: '/v1/index?api_key=[REDACTED]',
+        statusCode: refused.statusCode,
+      });
+      // Every line of a request has arrived once its "request completed" line has (it is the last).
+      for (const reqId of ['proc-0', 'proc-2']) {
+        expect(started.lines.filter((line) => line.reqId === reqId && line.level === 30)).toHaveLength(1);
+      }
+      // Probes are logged at debug: nothing at info.
+      expect(started.lines.filter((line) => String(line.reqId).startsWith('proc-1'))).toEqual([]);
+      // The embedder says it is ready once.
+      expect(started.lines.filter((line) => line.msg === 'embedder ready')).toHaveLength(1);
       const logged = started.lines.map((line) => JSON.stringify(line)).join('\n');
       expect(logged).not.toContain('proc-query-secret-1');
       expect(logged).not.toContain('proc-header-secret-2');

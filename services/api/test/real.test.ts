@@ -12,7 +12,14 @@ import { ConfigError, isLookalikeError } from '@lookalike/config';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
-import { createCatalogueWorker, createRedisConnection, type JobResult } from '@lookalike/queue';
+import {
+  buildJobResult,
+  createCatalogueWorker,
+  createRedisConnection,
+  type ItemFailure,
+  type JobOutcomeLists,
+  type JobResult,
+} from '@lookalike/queue';
 import { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../src/server';
 import {
@@ -94,16 +101,11 @@ describeReal('API on real components', () => {
     const source = new ImageSource({ maxBytes: 10 * 1024 * 1024, timeoutMs: 5000, maxRedirects: 0 });
     workerConnection = createRedisConnection(redisUrl, 'worker');
     worker = createCatalogueWorker({ connection: workerConnection, prefix }, async (job) => {
-      const result: JobResult = {
-        indexed: [],
-        unchanged: [],
-        deleted: [],
-        notFound: [],
-        failed: [],
-        version: null,
-      };
+      // A worker of its own: it shows that the API serves whatever result the worker returns.
+      let lists: JobOutcomeLists = {};
       if (job.kind === 'upsert') {
         const upserts = [];
+        const failed: ItemFailure[] = [];
         for (const item of job.items) {
           try {
             const bytes = await source.load(item);
@@ -112,19 +114,20 @@ describeReal('API on real components', () => {
             upserts.push({ id: item.id, vector, metadata: item.metadata, contentHash });
           } catch (err) {
             if (!isLookalikeError(err)) throw err;
-            result.failed.push({ id: item.id, code: err.code, reason: err.message });
+            failed.push({ id: item.id, code: err.code, reason: err.message });
           }
         }
         const published = await writer.publish({ upserts, deletes: [] });
-        result.indexed = published.upserted;
-        result.version = published.version;
+        lists = { indexed: published.upserted, failed, version: published.version };
       } else if (job.kind === 'delete') {
         const published = await writer.publish({ upserts: [], deletes: job.ids });
-        result.deleted = published.deleted;
-        result.notFound = published.unknownDeletes;
-        result.version = published.version;
+        lists = {
+          deleted: published.deleted,
+          notFound: published.unknownDeletes,
+          version: published.version,
+        };
       }
-      return result;
+      return buildJobResult(lists);
     });
 
     server = await startServer({

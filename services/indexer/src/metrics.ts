@@ -2,12 +2,16 @@ import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ItemCounters } from './processors/common';
 
-/** Prometheus counters of one indexer replica (served on METRICS_PORT when set). */
 export interface HealthReport {
   ok: boolean;
   [detail: string]: unknown;
 }
 
+/**
+ * Prometheus metrics of one indexer replica (served on METRICS_PORT when set). The conventions are
+ * the API's: product metrics named lookalike_indexer_…, counters ending in _total, gauges never;
+ * prom-client's process_* / nodejs_* defaults unprefixed, under their standard names.
+ */
 export class IndexerMetrics {
   readonly registry = new Registry();
   readonly itemsEmbedded = new Counter({
@@ -28,7 +32,7 @@ export class IndexerMetrics {
   });
   readonly jobs = new Counter({
     name: 'lookalike_indexer_jobs_total',
-    help: 'Jobs finished by this replica, by kind and outcome (completed, retried, deferred, handed_back, error)',
+    help: 'Jobs finished by this replica, by kind and outcome (completed, failed, retried, deferred, handed_back, error)',
     labelNames: ['kind', 'outcome'],
     registers: [this.registry],
   });

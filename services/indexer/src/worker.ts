@@ -2,6 +2,8 @@ import { DelayedError, WaitingError } from 'bullmq';
 import { isLookalikeError, type Logger } from '@lookalike/config';
 import {
   createCatalogueWorker as createQueueWorker,
+  AllItemsFailedError,
+  allItemsFailed,
   createRedisConnection,
   emptyJobResult,
   type CatalogueJob,
@@ -70,7 +72,8 @@ export type JobHandler = (job: CatalogueJob, context: { handle: CatalogueJobHand
  * The catalogue processor: runs the processor for the (already validated) job's kind and turns the
  * outcome into what BullMQ understands — a return value (completed), a thrown transient error
  * (retry with the queue's backoff), or moveToWait + WaitingError (handed back on shutdown).
- * Invalid jobs and permanent errors become UnrecoverableError in @lookalike/queue's wrapper.
+ * A job whose every item failed throws AllItemsFailedError (permanent). Invalid jobs and permanent
+ * errors become UnrecoverableError in @lookalike/queue's wrapper.
  */
 export function createJobHandler(options: JobHandlerOptions): JobHandler {
   const { deps, logger, metrics, shutdown } = options;
@@ -117,11 +120,7 @@ export function createJobHandler(options: JobHandlerOptions): JobHandler {
     }
     const summary = {
       kind: data.kind,
-      indexed: outcome.result.indexed.length,
-      unchanged: outcome.result.unchanged.length,
-      deleted: outcome.result.deleted.length,
-      notFound: outcome.result.notFound.length,
-      failed: outcome.result.failed.length,
+      ...outcome.result.counts,
       version: outcome.result.version,
       durationMs: Math.round(performance.now() - started),
     };
@@ -148,8 +147,15 @@ export function createJobHandler(options: JobHandlerOptions): JobHandler {
       );
       throw new TransientBatchError(outcome.transient);
     }
-    metrics?.jobs.inc({ kind: data.kind, outcome: 'completed' });
     context.progress(1, 1);
+    if (allItemsFailed(outcome.result)) {
+      // Not "completed": nothing the job was given made it into the index. The failures are final
+      // (permanent, or attempts used up), so the job fails for good with the result kept.
+      metrics?.jobs.inc({ kind: data.kind, outcome: 'failed' });
+      log.warn(summary, 'job failed: every item failed');
+      throw new AllItemsFailedError(outcome.result);
+    }
+    metrics?.jobs.inc({ kind: data.kind, outcome: 'completed' });
     log.info(summary, 'job done');
     return outcome.result;
   };

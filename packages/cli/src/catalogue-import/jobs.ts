@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CatalogueItemInput, CatalogueQueue, JobResult, JobStatus } from '@lookalike/queue';
+import {
+  ALL_ITEMS_FAILED,
+  type CatalogueItemInput,
+  type CatalogueQueue,
+  type JobResult,
+  type JobStatus,
+} from '@lookalike/queue';
 import type { CsvRow } from './csv';
 
 /** Keeps one job's inline images well under the queue's per-job limit (50 M characters). */
@@ -11,6 +17,9 @@ export interface ImportTotals {
   jobs: number;
   indexed: number;
   unchanged: number;
+  /** Items that failed, exactly. */
+  failedItems: number;
+  /** The failures the jobs listed (each job lists at most JOB_RESULT_MAX_FAILURES of its own). */
   failed: Array<{ id: string; code: string; reason: string }>;
   failedJobs: Array<{ jobId: string; items: number; reason: string }>;
   skipped: Array<{ line: number; reason: string }>;
@@ -109,10 +118,12 @@ export async function waitForJobs(
 export function summarise(jobs: EnqueuedJob[], totals: ImportTotals): void {
   for (const job of jobs) {
     const status = job.status;
-    if (status?.state === 'completed' && status.result) {
+    // A job whose every item failed is failed, with its result: its items count as failed items.
+    if ((status?.state === 'completed' || status?.failedCode === ALL_ITEMS_FAILED) && status.result) {
       const result: JobResult = status.result;
-      totals.indexed += result.indexed.length;
-      totals.unchanged += result.unchanged.length;
+      totals.indexed += result.counts.indexed;
+      totals.unchanged += result.counts.unchanged;
+      totals.failedItems += result.counts.failed;
       totals.failed.push(...result.failed);
       if (result.version !== null) totals.version = Math.max(totals.version ?? 0, result.version);
     } else {

@@ -28,12 +28,17 @@ export function printTotals(totals: ImportTotals, waited: boolean): void {
   }
   if (waited) {
     lines.push(
-      `indexed ${totals.indexed}, unchanged ${totals.unchanged}, failed ${totals.failed.length}` +
+      `indexed ${totals.indexed}, unchanged ${totals.unchanged}, failed ${totals.failedItems}` +
         (totals.version !== null ? `, snapshot version ${totals.version}` : ''),
     );
     const byCode = new Map<string, number>();
     for (const f of totals.failed) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
     for (const [code, n] of byCode) lines.push(`  ${code}: ${n}`);
+    if (totals.failedItems > totals.failed.length) {
+      lines.push(
+        `  (codes of the ${totals.failed.length} failures the jobs listed, of ${totals.failedItems})`,
+      );
+    }
     for (const f of totals.failed.slice(0, 20)) lines.push(`  ${f.id}: ${f.code} ${f.reason}`);
     for (const j of totals.failedJobs) lines.push(`job ${j.jobId} (${j.items} items) failed: ${j.reason}`);
   }

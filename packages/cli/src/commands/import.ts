@@ -107,6 +107,7 @@ export function importCommand(loadConfig: () => CliConfig): Command {
         jobs: 0,
         indexed: 0,
         unchanged: 0,
+        failedItems: 0,
         failed: [],
         failedJobs: [],
         skipped: catalogue.skipped,
@@ -138,10 +139,7 @@ export function importCommand(loadConfig: () => CliConfig): Command {
         if (options.json) console.log(JSON.stringify({ ...totals, jobIds: jobs.map((j) => j.jobId) }));
         else printTotals(totals, options.wait ?? false);
         const problems =
-          totals.failed.length +
-          totals.failedJobs.length +
-          totals.missingImages.length +
-          totals.skipped.length;
+          totals.failedItems + totals.failedJobs.length + totals.missingImages.length + totals.skipped.length;
         if (options.wait && problems > 0) process.exitCode = 1;
       } finally {
         await queue.close();

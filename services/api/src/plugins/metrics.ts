@@ -3,12 +3,19 @@ import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CatalogueJobs, JobState, SnapshotSource } from '../ports';
 import type { InferenceQueue } from '../search/inference-queue';
+import { routeOf } from './request-log';
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: ApiMetrics;
   }
 }
+
+/**
+ * The prefix of every product metric of the API and the indexer. Counters end in `_total`, gauges never
+ * do; prom-client's default process_* and nodejs_* metrics keep their standard names.
+ */
+export const METRIC_PREFIX = 'lookalike_';
 
 const JOB_STATES: JobState[] = ['waiting', 'active', 'completed', 'failed', 'delayed'];
 
@@ -42,7 +49,9 @@ export class ApiMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'lookalike_api_' });
+    // Node's own figures under their standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds,
+    // …) so stock Node dashboards work; every product metric starts with METRIC_PREFIX.
+    collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
       name: 'lookalike_http_request_duration_seconds',
       help: 'HTTP request latency by route and status',
@@ -153,7 +162,7 @@ async function metricsPlugin(app: FastifyInstance, sources: MetricsSources): Pro
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the raw URL, so ids do not explode the label set.
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeOf(request);
     metrics.httpDuration.observe(
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,

@@ -11,6 +11,7 @@ import {
   type FieldError,
 } from '../errors';
 import { PROBLEM_MEDIA_TYPE, type ProblemBody } from '../schemas';
+import { logRequestCompleted, noteOutcome } from './request-log';
 import { RouteMethods } from './route-methods';
 
 /** Fastify and plugin error codes → our stable codes. */
@@ -174,12 +175,16 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   return { status, body, logAs };
 }
 
+/**
+ * Errors and 5xx get a line of their own; a refusal (4xx) does not: its code and detail go on the
+ * request's one "request completed" line (plugins/request-log), like those of errors.
+ */
 function logProblem(request: FastifyRequest, err: unknown, problem: Problem): void {
   const fields = { code: problem.body.code, status: problem.status };
+  noteOutcome(request, { code: problem.body.code, detail: problem.body.detail });
   if (problem.logAs === 'error') request.log.error({ err, ...fields }, 'request failed');
   else if (problem.logAs === 'warn')
     request.log.warn({ ...fields, detail: problem.body.detail }, 'request failed');
-  else request.log.info({ ...fields, detail: problem.body.detail }, 'request refused');
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -215,9 +220,11 @@ async function problemPlugin(app: FastifyInstance): Promise<void> {
         ),
         request,
       );
+      noteOutcome(request, { code: problem.body.code, detail: problem.body.detail });
       return sendProblem(reply, problem);
     }
     const problem = toProblem(new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${path}`), request);
+    noteOutcome(request, { code: problem.body.code, detail: problem.body.detail });
     return sendProblem(reply, problem);
   });
 }
@@ -232,6 +239,8 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   logProblem(request, err, problem);
   reply.header('x-request-id', request.id);
   void sendProblem(reply, problem);
+  // The router answers these before any hook runs, so the request's line is written here.
+  logRequestCompleted(request, reply);
 }
 
 const CLIENT_ERRORS: Readonly<Record<string, { code: string; detail: string }>> = {

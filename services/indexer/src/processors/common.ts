@@ -1,6 +1,6 @@
 import type { Logger } from '@lookalike/config';
 import { sameModel, type ModelIdentity } from '@lookalike/contracts';
-import { emptyJobResult } from '@lookalike/queue';
+import { emptyJobResult, type ItemFailure } from '@lookalike/queue';
 import { classifyFailure } from '../errors';
 import type { JobResult } from '../ports';
 
@@ -22,11 +22,7 @@ export interface JobContext {
   rerunOfJobCreatedAt?: number;
 }
 
-export interface ItemFailure {
-  id: string;
-  code: string;
-  reason: string;
-}
+export type { ItemFailure };
 
 /** Counters the processors bump; backed by prom-client in the service. */
 export interface ItemCounters {

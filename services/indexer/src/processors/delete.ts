@@ -1,4 +1,4 @@
-import { emptyJobResult } from '@lookalike/queue';
+import { buildJobResult } from '@lookalike/queue';
 import type { ImageEmbedder, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
 import type { ThumbnailStore } from '../thumbnails';
@@ -20,19 +20,20 @@ export async function processDelete(
   const snapshot = await deps.store.latest();
   const deferred = snapshot && deferForModelChange(snapshot.model, deps.embedder.model, context);
   if (deferred) return deferred;
-  const result = emptyJobResult();
   const unique = [...new Set(ids)];
   const published = await deps.publisher.submit({ upserts: [], deletes: unique });
-  result.version = published.version;
-  result.deleted = published.deleted;
-  result.notFound = published.notFound;
+  const result = buildJobResult({
+    deleted: published.deleted,
+    notFound: published.notFound,
+    version: published.version,
+  });
   // After the publish: the API serves a thumbnail only for items of the live snapshot anyway.
   await deps.thumbnails
     ?.remove(published.deleted)
     .catch((err: unknown) => context.logger.warn({ err }, 'thumbnails not removed'));
   context.progress(unique.length, unique.length);
   context.logger.info(
-    { deleted: result.deleted.length, notFound: result.notFound.length },
+    { deleted: result.counts.deleted, notFound: result.counts.notFound },
     'delete job done',
   );
   return { kind: 'done', result };

@@ -1,5 +1,5 @@
 import { sameModel } from '@lookalike/contracts';
-import { emptyJobResult } from '@lookalike/queue';
+import { buildJobResult, emptyJobResult } from '@lookalike/queue';
 import { MissingSourceError } from '../errors';
 import { itemContentHash } from '../hash';
 import type {
@@ -114,11 +114,10 @@ class Reembedder {
  * from another model) and listed as failed.
  */
 export async function processReindex(context: JobContext, deps: ReindexDeps): Promise<ProcessOutcome> {
-  const result = emptyJobResult();
   const snapshot = await deps.store.latest();
   if (!snapshot) {
     context.progress(1, 1);
-    return { kind: 'done', result };
+    return { kind: 'done', result: emptyJobResult() };
   }
   const model = deps.embedder.model;
   const modelChanged = !sameModel(snapshot.model, model);
@@ -133,9 +132,11 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
   let total = items.length;
   const tick = () => context.progress(++done, total);
   if (!(await work.run(items, tick))) {
-    return { kind: 'handBack', result, remaining: items.length - done };
+    return { kind: 'handBack', result: emptyJobResult(), remaining: items.length - done };
   }
 
+  // Items a newer job changed while this one ran (they keep that job's content).
+  const superseded: string[] = [];
   let change: SnapshotChange;
   if (!modelChanged) {
     // A newer upsert or delete must not be overwritten by this job's copy of the old item.
@@ -145,11 +146,11 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
       const unchanged =
         deps.publisher.pendingHashOf(id) === undefined && fresh?.get(id)?.contentHash === work.basis.get(id);
       if (unchanged) kept.push(input);
-      else result.unchanged.push(id);
+      else superseded.push(id);
     }
-    if (result.unchanged.length) {
+    if (superseded.length) {
       context.logger.info(
-        { superseded: result.unchanged.length },
+        { superseded: superseded.length },
         'items changed during the reindex keep their newer content',
       );
     }
@@ -171,29 +172,36 @@ export async function processReindex(context: JobContext, deps: ReindexDeps): Pr
       if (stale.length === 0) break;
       context.logger.info({ items: stale.length, round }, 'reindex catching up with items changed meanwhile');
       total += stale.length;
-      if (!(await work.run(stale, tick))) return { kind: 'handBack', result, remaining: total - done };
+      if (!(await work.run(stale, tick))) {
+        return { kind: 'handBack', result: emptyJobResult(), remaining: total - done };
+      }
     }
     change = { upserts: [...work.embedded.values()], deletes: [], replaceAll: true };
   }
   if (work.transient.length > 0) {
-    result.failed = [...work.permanent.values()];
+    const result = buildJobResult({ unchanged: superseded, failed: [...work.permanent.values()] });
     return { kind: 'retry', result, transient: work.transient };
   }
 
+  let version: number | null = null;
   if (change.upserts.length > 0 || change.replaceAll) {
     const submitted = deps.publisher.submit(change);
     await deps.publisher.flush();
     const published = await submitted;
-    result.version = published.version;
+    version = published.version;
   }
-  result.indexed = change.upserts.map((u) => u.id);
-  result.failed = [...work.permanent.values()];
+  const result = buildJobResult({
+    indexed: change.upserts.map((u) => u.id),
+    unchanged: superseded,
+    failed: [...work.permanent.values()],
+    version,
+  });
   const after = await deps.store.latest();
   // After a model change, items that could not be re-embedded left the index: so do their thumbnails.
   if (modelChanged) await removeThumbnailsOfDropped(context, deps, after, [...work.permanent.keys()]);
   await collectBlobs(context, deps, after);
   context.logger.info(
-    { indexed: result.indexed.length, failed: result.failed.length, version: result.version, modelChanged },
+    { indexed: result.counts.indexed, failed: result.counts.failed, version: result.version, modelChanged },
     'reindex done',
   );
   return { kind: 'done', result };

@@ -1,4 +1,4 @@
-import { emptyJobResult } from '@lookalike/queue';
+import { buildJobResult } from '@lookalike/queue';
 import { itemContentHash } from '../hash';
 import type { CatalogueItem, ImageEmbedder, ImageLoader, ItemInput, SnapshotStore } from '../ports';
 import type { DebouncedPublisher } from '../publisher';
@@ -57,7 +57,9 @@ export async function processUpsert(
   context: JobContext,
   deps: UpsertDeps,
 ): Promise<ProcessOutcome> {
-  const result = emptyJobResult();
+  const indexed: string[] = [];
+  const unchanged: string[] = [];
+  let version: number | null = null;
   const permanent: ItemFailure[] = [];
   const transient: ItemFailure[] = [];
   const upserts: ItemInput[] = [];
@@ -91,8 +93,8 @@ export async function processUpsert(
       const source = sourceOf(item, bytes);
       const hash = itemContentHash(bytes, item.metadata, source, model);
       if (currentHash(item.id) === hash) {
-        if (publishedByEarlierRun(item.id)) result.indexed.push(item.id);
-        else result.unchanged.push(item.id);
+        if (publishedByEarlierRun(item.id)) indexed.push(item.id);
+        else unchanged.push(item.id);
         deps.counters.unchanged();
         // Re-importing a catalogue fills in thumbnails of items indexed before they were kept.
         await keepThumbnail(deps, item.id, bytes, context, true);
@@ -115,10 +117,10 @@ export async function processUpsert(
 
   if (upserts.length > 0) {
     const published = await deps.publisher.submit({ upserts, deletes: [] });
-    result.version = published.version;
-    result.indexed.push(...upserts.map((u) => u.id));
+    version = published.version;
+    indexed.push(...upserts.map((u) => u.id));
   }
-  result.failed = permanent;
+  const result = buildJobResult({ indexed, unchanged, failed: permanent, version });
   if (started < batch.length) return { kind: 'handBack', result, remaining: batch.length - started };
   if (transient.length > 0) return { kind: 'retry', result, transient };
   return { kind: 'done', result };

@@ -1,3 +1,4 @@
+import { buildJobResult } from '@lookalike/queue';
 import type { RoutesOverFakes } from '../harness';
 
 /** Route tests of jobs (run by test/routes.test.ts, which checks contract coverage). */
@@ -18,7 +19,7 @@ export function jobsRouteTests(h: RoutesOverFakes): void {
       state: 'completed',
       progress: 100,
       finishedAt: new Date().toISOString(),
-      result: { indexed: [], unchanged: [], deleted: ['red-shirt'], notFound: [], failed: [], version: 9 },
+      result: buildJobResult({ deleted: ['red-shirt'], version: 9 }),
     };
     const status = await call(h.t, '/v1/jobs/{jobId}', { method: 'GET', url: `/v1/jobs/${deleteJob}` });
     expect(status.statusCode).toBe(200);

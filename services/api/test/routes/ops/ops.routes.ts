@@ -52,7 +52,8 @@ export function opsRouteTests(h: RoutesOverFakes): void {
     expect(text).toContain('lookalike_index_reloads_total 1');
     expect(text).toContain('lookalike_queue_jobs{state="waiting"} 1');
     expect(text).toContain('lookalike_inference_running 0');
-    expect(text).toContain('lookalike_api_process_cpu_seconds_total');
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).not.toContain('lookalike_api_process');
   });
 
   test('unknown routes are problem+json 404s', async () => {
