@@ -8,6 +8,7 @@ import { buildApp, type App } from './app';
 import { ReplacedSnapshotCollector, exposeMajorGc } from './replaced-snapshot-collector';
 import { loadConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './ports';
+import { ServedSnapshots } from './served-snapshots';
 
 export interface RunningServer {
   app: App;
@@ -120,7 +121,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'image source', close: () => images.close() });
 
-    const deps: ApiDeps = { embedder, snapshots, queue, images };
+    const deps: ApiDeps = { embedder, snapshots: new ServedSnapshots(snapshots), queue, images };
     const app = await buildApp({ config, logger: log, deps });
     closers.push({ name: 'http', close: () => app.close() });
 

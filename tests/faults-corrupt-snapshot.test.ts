@@ -1,0 +1,192 @@
+/**
+ * The newest snapshot is corrupt on disk while CURRENT points at it (real indexer and API processes,
+ * real Redis): once with a truncated items file, once with bytes flipped inside a vector shard. The
+ * API refuses it, keeps serving the previous version, says which version it refused and why on
+ * /v1/index and in /metrics, and recovers when the next good version is published.
+ *
+ * The API is paused (SIGSTOP) while the indexer publishes and the test damages the new version, so it
+ * first sees the version corrupt — as a replica whose volume delivered a damaged copy would.
+ */
+import { openSync, closeSync, readSync, writeSync, truncateSync } from 'node:fs';
+import path from 'node:path';
+import { CatalogueQueue } from '@lookalike/queue';
+import {
+  apiEnv,
+  deleteQueueKeys,
+  indexerEnv,
+  killAllProcesses,
+  sharedRedisUrl,
+  startApi,
+  startIndexer,
+  tempDir,
+  uniquePrefix,
+  waitForJob,
+  type RunningApi,
+  type ServiceProcess,
+} from './support';
+import { ContractClient, type ProblemBody } from './support/api-client';
+import { currentVersion, fileSize, waitForIndex, writeGeneratedCatalogue } from './support/faults';
+
+jest.setTimeout(150_000);
+
+interface IndexBody {
+  version: number;
+  count: number;
+  refused: { version: number; reason: string; at: string } | null;
+}
+
+/** Damage done to one file of the newest version, and the reason the reader must give for it. */
+const DAMAGES = [
+  {
+    name: 'truncated items file',
+    file: 'items.ndjson',
+    damage: (file: string) => truncateSync(file, Math.floor(fileSize(file) / 2)),
+    reason: /items\.ndjson/,
+  },
+  {
+    name: 'flipped bytes in a vector shard',
+    file: 'index.00000.faiss',
+    damage: (file: string) => {
+      // Same size, different content: only the checksum can tell (past the 45-byte faiss header).
+      const fd = openSync(file, 'r+');
+      try {
+        const at = Math.floor(fileSize(file) / 2);
+        const bytes = Buffer.alloc(16);
+        readSync(fd, bytes, 0, bytes.length, at);
+        for (let i = 0; i < bytes.length; i += 1) bytes[i] = (bytes[i] as number) ^ 0xff;
+        writeSync(fd, bytes, 0, bytes.length, at);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    reason: /index\.00000\.faiss/,
+  },
+] as const;
+
+describe('a corrupt newest snapshot: the API keeps the previous version and says so', () => {
+  const prefix = uniquePrefix('faults-corrupt');
+  const work = tempDir('faults-corrupt');
+  const dataDir = path.join(work.dir, 'data');
+  const catalogueRoot = path.join(work.dir, 'catalogue');
+  let indexer: ServiceProcess;
+  let api: RunningApi;
+  let client: ContractClient;
+  let queue: CatalogueQueue;
+  let nextSeed = 1;
+
+  /** Upserts `n` new generated items straight into the queue (the API may be paused) and waits. */
+  async function publishItems(n: number): Promise<string[]> {
+    const ids = await writeGeneratedCatalogue(catalogueRoot, 'item', n, nextSeed);
+    nextSeed += n;
+    const jobId = await queue.enqueue({
+      kind: 'upsert',
+      items: ids.map((id) => ({ id, imagePath: `${id}.jpg`, metadata: {} })),
+    });
+    const job = await waitForJob(queue, jobId, 60_000);
+    if (job.state !== 'completed') throw new Error(`job ${jobId} ${job.state}: ${job.failedReason}`);
+    return ids;
+  }
+
+  async function metric(name: string): Promise<number> {
+    const text = (await client.call('/metrics')).body;
+    const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+    if (value === undefined) throw new Error(`/metrics has no ${name}`);
+    return Number(value);
+  }
+
+  beforeAll(async () => {
+    const options = { redisUrl: sharedRedisUrl, prefix, dataDir, catalogueRoot };
+    queue = new CatalogueQueue({ redisUrl: sharedRedisUrl, prefix });
+    [indexer, api] = await Promise.all([
+      startIndexer(
+        'indexer',
+        indexerEnv({ ...options, extra: { PUBLISH_DEBOUNCE_MS: '100', RANKING: 'false' } }),
+      ),
+      startApi('api', apiEnv({ ...options, extra: { RATE_LIMIT_MAX: '0' } })),
+    ]);
+    client = new ContractClient(api.url);
+  });
+
+  afterAll(async () => {
+    if (api?.process.running) process.kill(api.process.pid, 'SIGCONT');
+    await api?.process.stop();
+    await indexer?.stop();
+    await queue?.close();
+    await killAllProcesses();
+    await deleteQueueKeys(sharedRedisUrl, prefix);
+    work.remove();
+  });
+
+  it('serves the first catalogue', async () => {
+    await publishItems(20);
+    const index = await waitForIndex<IndexBody>(client, (i) => i.count === 20, 20_000, 'the first version');
+    expect(index.refused).toBeNull();
+  });
+
+  it.each(DAMAGES)(
+    '$name: refused, previous version served and reported, recovers on the next publish',
+    async (damage) => {
+      const started = Date.now();
+      const before = (await client.call('/v1/index')).json<IndexBody>();
+      const rejectionsBefore = await metric('lookalike_index_reload_rejections_total');
+      const servedItem = (await client.call(`/v1/items?limit=1`)).json<{ items: Array<{ id: string }> }>()
+        .items[0]!.id;
+
+      // Paused, the API cannot load the new version before it is damaged.
+      process.kill(api.process.pid, 'SIGSTOP');
+      let newIds: string[];
+      let badVersion: number;
+      try {
+        newIds = await publishItems(5);
+        badVersion = currentVersion(dataDir);
+        expect(badVersion).toBeGreaterThan(before.version);
+        damage.damage(
+          path.join(dataDir, 'snapshots', `v${String(badVersion).padStart(12, '0')}`, damage.file),
+        );
+      } finally {
+        process.kill(api.process.pid, 'SIGCONT');
+      }
+
+      // Refused: the previous version keeps serving, and /v1/index says which version and why.
+      const refusedIndex = await waitForIndex<IndexBody>(
+        client,
+        (i) => i.refused?.version === badVersion,
+        20_000,
+        `/v1/index to report v${badVersion} refused`,
+      );
+      expect(refusedIndex).toMatchObject({ version: before.version, count: before.count });
+      expect(refusedIndex.refused?.reason).toMatch(damage.reason);
+      const old = await client.call(`/v1/items/${servedItem}`);
+      expect(old.status).toBe(200);
+      expect(old.json<{ indexVersion: number }>().indexVersion).toBe(before.version);
+      const similar = await client.call(`/v1/items/${servedItem}/similar?k=3`);
+      expect(similar.status).toBe(200);
+      expect(similar.json<{ indexVersion: number }>().indexVersion).toBe(before.version);
+      expect((await client.call(`/v1/items/${newIds[0]}`)).json<ProblemBody>().code).toBe('ITEM_NOT_FOUND');
+      expect(await metric('lookalike_index_reload_rejections_total')).toBeGreaterThan(rejectionsBefore);
+      expect(await metric('lookalike_index_refused_version')).toBe(badVersion);
+      expect(await metric('lookalike_index_version')).toBe(before.version);
+      expect(api.process.logs.some((l) => l.msg === 'snapshot rejected' && l.version === badVersion)).toBe(
+        true,
+      );
+
+      // The indexer publishes the next version from its own (good) copy: the API swaps it in.
+      const moreIds = await publishItems(5);
+      const recovered = await waitForIndex<IndexBody>(
+        client,
+        (i) => i.version > badVersion,
+        20_000,
+        'a good version after the refused one',
+      );
+      expect(recovered.refused).toBeNull();
+      expect(recovered.count).toBe(before.count + 10);
+      for (const id of [newIds[0]!, moreIds[0]!])
+        expect((await client.call(`/v1/items/${id}`)).status).toBe(200);
+      expect(await metric('lookalike_index_refused_version')).toBe(0);
+      process.stdout.write(
+        `corrupt snapshot (${damage.name}): v${badVersion} refused (${refusedIndex.refused?.reason}), ` +
+          `v${before.version} served, v${recovered.version} swapped in; ${Date.now() - started} ms\n`,
+      );
+    },
+  );
+});
