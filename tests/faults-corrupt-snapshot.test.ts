@@ -94,8 +94,10 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
     return Number(value);
   }
 
+  const serviceOptions = () => ({ redisUrl: sharedRedisUrl, prefix, dataDir, catalogueRoot });
+
   beforeAll(async () => {
-    const options = { redisUrl: sharedRedisUrl, prefix, dataDir, catalogueRoot };
+    const options = serviceOptions();
     queue = new CatalogueQueue({ redisUrl: sharedRedisUrl, prefix });
     [indexer, api] = await Promise.all([
       startIndexer(
@@ -189,4 +191,35 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
       );
     },
   );
+  it('an API started while CURRENT names a corrupt version serves the newest good one and reports it', async () => {
+    const started = Date.now();
+    const before = (await client.call('/v1/index')).json<IndexBody>();
+    await api.process.stop();
+    const newIds = await publishItems(5);
+    const badVersion = currentVersion(dataDir);
+    DAMAGES[1].damage(
+      path.join(dataDir, 'snapshots', `v${String(badVersion).padStart(12, '0')}`, 'index.00000.faiss'),
+    );
+    api = await startApi('api-restarted', apiEnv({ ...serviceOptions(), extra: { RATE_LIMIT_MAX: '0' } }));
+    client = new ContractClient(api.url);
+    const index = (await client.call('/v1/index')).json<IndexBody & ProblemBody>();
+    expect(index).toMatchObject({ version: before.version, count: before.count });
+    expect(index.refused).toMatchObject({ version: badVersion, reason: expect.stringMatching(/checksum/) });
+    expect((await client.call('/readyz')).status).toBe(200);
+    expect(await metric('lookalike_index_refused_version')).toBe(badVersion);
+    expect((await client.call(`/v1/items/${newIds[0]}`)).json<ProblemBody>().code).toBe('ITEM_NOT_FOUND');
+
+    await publishItems(5);
+    const recovered = await waitForIndex<IndexBody>(
+      client,
+      (i) => i.version > badVersion,
+      20_000,
+      'a good version after the refused one',
+    );
+    expect(recovered).toMatchObject({ count: before.count + 10, refused: null });
+    process.stdout.write(
+      `corrupt snapshot at API start: v${badVersion} refused, v${before.version} served from the start, ` +
+        `v${recovered.version} swapped in; ${Date.now() - started} ms\n`,
+    );
+  });
 });

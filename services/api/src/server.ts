@@ -100,6 +100,8 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
       log.warn('V8 refused to expose its collector: a replaced snapshot is freed at its next major GC');
     }
     snapshots.on('reject', (version, reason) => log.warn({ version, reason }, 'snapshot rejected'));
+    const served = new ServedSnapshots(snapshots, config.DATA_DIR, log);
+    await served.fallBackFromRefusedPointer();
     const initial = snapshots.current();
     log.info({ version: initial?.version ?? null, count: initial?.count ?? 0 }, 'snapshot reader open');
 
@@ -121,7 +123,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'image source', close: () => images.close() });
 
-    const deps: ApiDeps = { embedder, snapshots: new ServedSnapshots(snapshots), queue, images };
+    const deps: ApiDeps = { embedder, snapshots: served, queue, images };
     const app = await buildApp({ config, logger: log, deps });
     closers.push({ name: 'http', close: () => app.close() });
 

@@ -109,7 +109,7 @@ export function badInputServer(): { env(): BadInputEnv } {
     reader = await SnapshotReader.open({ dataDir, expectedModel: embedder.model });
     app = await buildApp({
       config,
-      deps: { embedder, snapshots: new ServedSnapshots(reader), queue: new FakeQueue(), images },
+      deps: { embedder, snapshots: new ServedSnapshots(reader, dataDir), queue: new FakeQueue(), images },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);

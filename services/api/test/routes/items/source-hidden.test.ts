@@ -70,7 +70,7 @@ describe('an item’s source is never shown', () => {
       config,
       deps: {
         embedder: new FakeEmbedder(),
-        snapshots: new ServedSnapshots(reader),
+        snapshots: new ServedSnapshots(reader, dataDir),
         queue: new FakeQueue(),
         images,
       },
