@@ -7,7 +7,9 @@
  * The API is paused (SIGSTOP) while the indexer publishes and the test damages the new version, so it
  * first sees the version corrupt — as a replica whose volume delivered a damaged copy would.
  */
-import { openSync, closeSync, readSync, writeSync, truncateSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CatalogueQueue } from '@lookalike/queue';
 import {
@@ -28,6 +30,16 @@ import { ContractClient, type ProblemBody } from './support/api-client';
 import { currentVersion, fileSize, waitForIndex, writeGeneratedCatalogue } from './support/faults';
 
 jest.setTimeout(150_000);
+
+/** README, Failure behaviour: the rollback of CURRENT to version $V (temp file + rename: atomic). */
+const ROLLBACK_SCRIPT =
+  'M="$DATA_DIR/snapshots/$(printf v%012d "$V")/manifest.json" && ' +
+  'printf \'{"version":%d,"manifestSha256":"%s"}\\n\' "$V" "$(sha256sum "$M" | cut -d" " -f1)" ' +
+  '> "$DATA_DIR/CURRENT.rollback" && mv "$DATA_DIR/CURRENT.rollback" "$DATA_DIR/CURRENT"';
+const INDEXER_EXTRA = { PUBLISH_DEBOUNCE_MS: '100', RANKING: 'false' };
+const versionDir = (dataDir: string, version: number) =>
+  path.join(dataDir, 'snapshots', `v${String(version).padStart(12, '0')}`);
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 interface IndexBody {
   version: number;
@@ -100,10 +112,7 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
     const options = serviceOptions();
     queue = new CatalogueQueue({ redisUrl: sharedRedisUrl, prefix });
     [indexer, api] = await Promise.all([
-      startIndexer(
-        'indexer',
-        indexerEnv({ ...options, extra: { PUBLISH_DEBOUNCE_MS: '100', RANKING: 'false' } }),
-      ),
+      startIndexer('indexer', indexerEnv({ ...options, extra: INDEXER_EXTRA })),
       startApi('api', apiEnv({ ...options, extra: { RATE_LIMIT_MAX: '0' } })),
     ]);
     client = new ContractClient(api.url);
@@ -220,6 +229,64 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
     process.stdout.write(
       `corrupt snapshot at API start: v${badVersion} refused, v${before.version} served from the start, ` +
         `v${recovered.version} swapped in; ${Date.now() - started} ms\n`,
+    );
+  });
+  it('an indexer started while CURRENT names a corrupt version stays up, fails jobs with SNAPSHOT_CORRUPT, publishes after a rollback', async () => {
+    const started = Date.now();
+    const before = (await client.call('/v1/index')).json<IndexBody>();
+    const goodVersion = currentVersion(dataDir);
+    const goodManifest = readFileSync(path.join(versionDir(dataDir, goodVersion), 'manifest.json'));
+    const lostIds = await publishItems(5);
+    const badVersion = currentVersion(dataDir);
+    await indexer.stop();
+    DAMAGES[1].damage(path.join(versionDir(dataDir, badVersion), 'index.00000.faiss'));
+
+    indexer = await startIndexer(
+      'indexer-restarted',
+      indexerEnv({ ...serviceOptions(), extra: INDEXER_EXTRA }),
+    );
+    const complaint = await indexer.waitForLog(
+      (l) => l.code === 'SNAPSHOT_CORRUPT' && l.version === badVersion,
+      10_000,
+      'a log line naming the corrupt version',
+    );
+    const ids = await writeGeneratedCatalogue(catalogueRoot, 'item', 3, nextSeed);
+    nextSeed += 3;
+    const jobId = await queue.enqueue({
+      kind: 'upsert',
+      items: ids.map((id) => ({ id, imagePath: `${id}.jpg`, metadata: {} })),
+    });
+    const failed = await waitForJob(queue, jobId, 60_000);
+    expect(failed.state).toBe('failed');
+    expect(failed.failedReason).toMatch(/^SNAPSHOT_CORRUPT: /);
+    expect(indexer.running).toBe(true);
+
+    // The operator's way out, exactly as the README's "Failure behaviour" gives it: point CURRENT back
+    // at the last good version.
+    execFileSync('sh', ['-c', ROLLBACK_SCRIPT], {
+      env: { ...process.env, DATA_DIR: dataDir, V: String(goodVersion) },
+    });
+    expect(readFileSync(path.join(dataDir, 'CURRENT'), 'utf8')).toBe(
+      `${JSON.stringify({ version: goodVersion, manifestSha256: sha256(goodManifest) })}\n`,
+    );
+    const retried = await queue.enqueue({
+      kind: 'upsert',
+      items: ids.map((id) => ({ id, imagePath: `${id}.jpg`, metadata: {} })),
+    });
+    const done = await waitForJob(queue, retried, 60_000);
+    if (done.state !== 'completed') throw new Error(`job ${retried} ${done.state}: ${done.failedReason}`);
+    const recovered = await waitForIndex<IndexBody>(
+      client,
+      (i) => i.version > badVersion,
+      20_000,
+      'the version published after the rollback',
+    );
+    // The corrupt version's items are lost with it (their jobs had completed): re-import them.
+    expect(recovered).toMatchObject({ count: before.count + 3, refused: null });
+    expect((await client.call(`/v1/items/${lostIds[0]}`)).status).toBe(404);
+    process.stdout.write(
+      `corrupt snapshot at indexer start: ${String(complaint.msg)}; job failed "${failed.failedReason}"; ` +
+        `after rollback to v${goodVersion}: v${recovered.version} published; ${Date.now() - started} ms\n`,
     );
   });
 });
