@@ -1,7 +1,7 @@
 /**
  * 200 clients uploading without pause for 20 s while an import publishes new snapshots (real API,
  * indexer and Redis; the API at its default admission: one inference slot here, INFERENCE_QUEUE 16):
- * every answer is a 200 or the documented 503 INFERENCE_BUSY problem with Retry-After, no other 5xx,
+ * every answer is a 200 or a documented overload 503 (INFERENCE_BUSY) with Retry-After, no other 5xx,
  * no connection errors, the API hot-reloads the import's versions meanwhile, and its RSS stays under
  * a stated bound.
  */
@@ -51,6 +51,12 @@ const RSS_ABSOLUTE_BOUND_MIB = 768;
  * inference slot, the indexer embedding the import on the same 2 cores, and ~350 503s a second).
  */
 const MIN_ANSWERED = 5;
+/**
+ * The documented answers to overload, each with Retry-After: no place in the admission queue; the
+ * embedder's own queue full; an admitted upload that waited past REQUEST_TIMEOUT_MS (on a loaded
+ * 2-core machine the 200s waited 10–20 s of the 30 s).
+ */
+const OVERLOAD_503 = ['503 INFERENCE_BUSY', '503 EMBEDDER_BUSY', '503 REQUEST_TIMEOUT'];
 
 interface Tally {
   statuses: Map<number, number>;
@@ -115,7 +121,7 @@ describe(`${CLIENTS} concurrent uploads for ${STORM_MS / 1000} s while an import
     work.remove();
   });
 
-  it('answers only 200 or 503 INFERENCE_BUSY with Retry-After, reloads meanwhile, RSS bounded', async () => {
+  it('answers only 200 or a documented overload 503 with Retry-After, reloads meanwhile, RSS bounded', async () => {
     const seedIds = await writeGeneratedCatalogue(catalogueRoot, 'seed', 20, 1);
     const importIds = await writeGeneratedCatalogue(catalogueRoot, 'storm', IMPORT_ITEMS, 100);
     const options = { redisUrl: sharedRedisUrl, prefix, dataDir, catalogueRoot };
@@ -216,7 +222,7 @@ describe(`${CLIENTS} concurrent uploads for ${STORM_MS / 1000} s while an import
     // Only 200 and the documented 503 (INFERENCE_BUSY, with Retry-After); no other status, no socket errors.
     expect(Object.fromEntries(tally.errors)).toEqual({});
     expect([...tally.statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
-    expect([...tally.codes.keys()].filter((c) => c !== '503 INFERENCE_BUSY')).toEqual([]);
+    expect([...tally.codes.keys()].filter((c) => !OVERLOAD_503.includes(c))).toEqual([]);
     expect(tally.without503RetryAfter).toBe(0);
     expect(tally.statuses.get(200) ?? 0).toBeGreaterThanOrEqual(MIN_ANSWERED);
     expect(tally.statuses.get(503) ?? 0).toBeGreaterThan(0);
