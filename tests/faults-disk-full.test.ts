@@ -48,7 +48,12 @@ const describeIfRoot = unavailable === null ? describe : describe.skip;
 if (unavailable !== null)
   process.stdout.write(`faults-disk-full: skipped, cannot mount a tmpfs (${unavailable})\n`);
 
-describeIfRoot(`disk full on DATA_DIR during a publish (${TMPFS_MIB} MiB tmpfs)`, () => {
+const title =
+  unavailable === null
+    ? `disk full on DATA_DIR during a publish (${TMPFS_MIB} MiB tmpfs)`
+    : `disk full on DATA_DIR during a publish — SKIPPED: ${unavailable}`;
+
+describeIfRoot(title, () => {
   const prefix = uniquePrefix('faults-disk');
   const work = tempDir('faults-disk');
   const dataDir = path.join(work.dir, 'data');
