@@ -23,14 +23,20 @@ export class PrivateRedis {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** AOF fsync policy: 'always' (default here) or 'everysec' (what docker-compose.yml runs). */
+    readonly appendfsync: 'always' | 'everysec' = 'always',
   ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), mkdtempSync(path.join(os.tmpdir(), 'lookalike-redis-')));
+  static async start(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(
+      await freePort(),
+      mkdtempSync(path.join(os.tmpdir(), 'lookalike-redis-')),
+      options.appendfsync,
+    );
     await redis.start();
     return redis;
   }
@@ -50,7 +56,7 @@ export class PrivateRedis {
         '--appendonly',
         'yes',
         '--appendfsync',
-        'always',
+        this.appendfsync,
         '--dir',
         this.dir,
         '--maxmemory-policy',
@@ -96,6 +102,15 @@ export class PrivateRedis {
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await this.exited;
     clearTimeout(timer);
+    this.child = null;
+  }
+
+  /** SIGKILL: no flush, no goodbye (a crash or an OOM kill); the AOF is what survives. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.exited;
     this.child = null;
   }
 

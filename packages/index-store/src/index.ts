@@ -35,6 +35,7 @@ export { SnapshotWriter } from './publish/snapshot-writer';
 export type { SnapshotWriterOptions } from './publish/writer-options';
 export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './read/reader';
 export { readPointer, switchPointer, type Pointer } from './format/pointer';
+export { parseVersionDirName } from './format/layout';
 export {
   parseSearchParameters,
   checkAnnSpec,

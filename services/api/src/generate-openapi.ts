@@ -14,7 +14,7 @@ const unused = (): never => {
 /** Adapters that are never called: building the document only registers routes. */
 const inertDeps: ApiDeps = {
   embedder: { model: { id: 'none', sha256: '0'.repeat(64), dimension: 1 }, embed: unused },
-  snapshots: { current: () => null, reloads: 0, rejections: 0 },
+  snapshots: { current: () => null, reloads: 0, rejections: 0, refusal: null },
   queue: { enqueue: unused, getJob: unused, counts: unused, ping: unused },
   images: { load: unused },
 };

@@ -71,6 +71,16 @@ export interface SnapshotSource {
   current(): SnapshotView | null;
   readonly reloads: number;
   readonly rejections: number;
+  /** The newest published snapshot refused since the last swap (the one served is older), or null. */
+  readonly refusal: SnapshotRefusal | null;
+}
+
+/** A published snapshot the reader would not serve: its version (-1: CURRENT unreadable) and why. */
+export interface SnapshotRefusal {
+  version: number;
+  reason: string;
+  /** When it was (last) refused, ISO 8601. */
+  at: string;
 }
 
 export interface QueryEmbedding {

@@ -8,6 +8,7 @@ import { buildApp, type App } from './app';
 import { ReplacedSnapshotCollector, exposeMajorGc } from './replaced-snapshot-collector';
 import { loadConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './ports';
+import { ServedSnapshots } from './served-snapshots';
 
 export interface RunningServer {
   app: App;
@@ -99,6 +100,8 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
       log.warn('V8 refused to expose its collector: a replaced snapshot is freed at its next major GC');
     }
     snapshots.on('reject', (version, reason) => log.warn({ version, reason }, 'snapshot rejected'));
+    const served = new ServedSnapshots(snapshots, config.DATA_DIR, log);
+    await served.fallBackFromRefusedPointer();
     const initial = snapshots.current();
     log.info({ version: initial?.version ?? null, count: initial?.count ?? 0 }, 'snapshot reader open');
 
@@ -120,7 +123,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'image source', close: () => images.close() });
 
-    const deps: ApiDeps = { embedder, snapshots, queue, images };
+    const deps: ApiDeps = { embedder, snapshots: served, queue, images };
     const app = await buildApp({ config, logger: log, deps });
     closers.push({ name: 'http', close: () => app.close() });
 

@@ -21,6 +21,7 @@ import type {
   SearchOptions,
   SearchOutcome,
   SearchRequest,
+  SnapshotRefusal,
   SnapshotSource,
   SnapshotView,
   StoredItem,
@@ -165,6 +166,7 @@ export class FakeSnapshot implements SnapshotView {
 export class FakeSnapshots implements SnapshotSource {
   reloads = 0;
   rejections = 0;
+  refusal: SnapshotRefusal | null = null;
   constructor(private snapshot: SnapshotView | null = null) {}
   current(): SnapshotView | null {
     return this.snapshot;

@@ -1,4 +1,4 @@
-import type { Logger } from '@lookalike/config';
+import { isLookalikeError, type Logger } from '@lookalike/config';
 import { sameModel } from '@lookalike/contracts';
 import type { CatalogueQueue } from '@lookalike/queue';
 import type { ModelIdentity, SnapshotStore } from './ports';
@@ -20,7 +20,20 @@ export async function queueReindexIfModelChanged(options: {
   queue: Pick<CatalogueQueue, 'enqueueOnce'>;
   logger: Logger;
 }): Promise<string | null> {
-  const snapshot = await options.store.latest();
+  let snapshot: Awaited<ReturnType<SnapshotStore['latest']>>;
+  try {
+    snapshot = await options.store.latest();
+  } catch (err) {
+    // A corrupt CURRENT must not crash-loop the indexer: it stays up (health, metrics, a clear failure
+    // reason on every job) until an operator points CURRENT back at a good version.
+    if (!(isLookalikeError(err) && err.code === 'SNAPSHOT_CORRUPT')) throw err;
+    options.logger.error(
+      { err, code: err.code, ...err.details },
+      'CURRENT names a snapshot that fails verification: every publish fails until CURRENT points at a ' +
+        'good version again (README: Failure behaviour)',
+    );
+    return null;
+  }
   if (!snapshot || sameModel(snapshot.model, options.model)) return null;
   const jobId = await options.queue.enqueueOnce({ kind: 'reindex' }, reindexJobId(options.model));
   options.logger.warn(

@@ -53,11 +53,43 @@ export interface ClassifiedFailure {
  * project raises on purpose carry both; anything else is unexpected, so it is retried (a bug or a
  * resource blip should not silently drop the item) and reported as INTERNAL once attempts run out.
  */
-export function classifyFailure(err: unknown): ClassifiedFailure {
+export function classifyFailure(thrown: unknown): ClassifiedFailure {
+  // An inline image that cannot be kept for lack of space fails with the volume's code, not INTERNAL.
+  const err = asDataDirFull(thrown);
   if (isLookalikeError(err)) return { code: err.code, reason: err.message, permanent: err.permanent };
   if (err instanceof Error && err.name === 'AbortError') {
     return { code: 'ABORTED', reason: 'aborted', permanent: false };
   }
   const reason = err instanceof Error ? err.message : String(err);
   return { code: 'INTERNAL', reason: `unexpected error: ${reason}`, permanent: false };
+}
+
+/** errno codes of a data volume that has no room left (ENOSPC: no space; EDQUOT: quota exhausted). */
+const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * The data volume ran out of space (or quota) while a snapshot was being built or committed. The
+ * writer removed its partial build, CURRENT still names the last good version (readers keep serving
+ * it), and the job is retried with backoff: freeing space is all an operator has to do. The code
+ * leads the message because BullMQ keeps only the message as a job's failure reason.
+ */
+export class DataDirFullError extends LookalikeError {
+  constructor(errno: string, cause: unknown) {
+    super(
+      'DATA_DIR_FULL',
+      `DATA_DIR_FULL: no space left on DATA_DIR (${errno}); the snapshot was not published, the last ` +
+        'good version stays current; the job is retried while attempts remain (free space, or retry it)',
+      { permanent: false, cause, details: { errno } },
+    );
+  }
+}
+
+/** A DataDirFullError when `err` (or an error it wraps) is the data volume running out of space; else `err`. */
+export function asDataDirFull(err: unknown): unknown {
+  for (let cause = err, depth = 0; cause && depth < 5; depth++) {
+    const code = typeof cause === 'object' ? (cause as { code?: unknown }).code : undefined;
+    if (typeof code === 'string' && NO_SPACE_CODES.has(code)) return new DataDirFullError(code, err);
+    cause = typeof cause === 'object' ? (cause as { cause?: unknown }).cause : undefined;
+  }
+  return err;
 }

@@ -1,5 +1,6 @@
-import { LookalikeError } from '@lookalike/config';
+import { LookalikeError, isLookalikeError } from '@lookalike/config';
 import type { Logger } from '@lookalike/config';
+import { DataDirFullError, asDataDirFull } from './errors';
 import type { ItemInput, PublishResult, SnapshotChange, SnapshotStore } from './ports';
 
 export interface PublisherOptions {
@@ -237,15 +238,22 @@ export class DebouncedPublisher {
     let result: PublishResult;
     try {
       result = await this.store.publish(change);
-    } catch (err) {
+    } catch (thrown) {
+      // A full volume is the one publish failure an operator can fix without a code change: give it
+      // its own code, so the log line and every job's failure reason say what to do.
+      const err = asDataDirFull(thrown);
+      const full = err instanceof DataDirFullError;
       this.options.logger?.error(
         {
           err,
+          ...(isLookalikeError(err) ? { code: err.code } : {}),
           upserts: change.upserts.length,
           deletes: change.deletes.length,
           jobs: generation.waiters.length,
         },
-        'publish failed; the jobs involved will be retried',
+        full
+          ? 'publish failed: no space left on DATA_DIR; nothing was published, the jobs involved will be retried'
+          : 'publish failed; the jobs involved will be retried',
       );
       this.options.onPublishFailed?.(err);
       for (const waiter of generation.waiters) waiter.reject(err);

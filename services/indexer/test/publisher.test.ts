@@ -1,3 +1,4 @@
+import { DataDirFullError } from '../src/errors';
 import { DebouncedPublisher } from '../src/publisher';
 import type { ItemInput, PublishResult, SnapshotChange } from '../src/ports';
 
@@ -172,6 +173,21 @@ describe('DebouncedPublisher', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await expect(publisher.submit({ upserts: [item('c')], deletes: [] })).resolves.toMatchObject({
+      version: 1,
+    });
+  });
+
+  it('turns ENOSPC from the store into DATA_DIR_FULL (transient, code first in the message)', async () => {
+    const store = new RecordingStore();
+    store.failNext = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const publisher = new DebouncedPublisher(store, { debounceMs: 20, maxChanges: 100, coalesceMs: 10 });
+    const failure = await publisher
+      .submit({ upserts: [item('a')], deletes: [] })
+      .catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(DataDirFullError);
+    expect(failure).toMatchObject({ code: 'DATA_DIR_FULL', permanent: false });
+    expect((failure as Error).message).toMatch(/^DATA_DIR_FULL: no space left on DATA_DIR \(ENOSPC\)/);
+    await expect(publisher.submit({ upserts: [item('b')], deletes: [] })).resolves.toMatchObject({
       version: 1,
     });
   });

@@ -115,6 +115,14 @@ export class ApiMetrics {
       },
     });
     new Gauge({
+      name: 'lookalike_index_refused_version',
+      help: 'A newer published snapshot refused since the last swap (an older one keeps serving); 0 = none, -1 = CURRENT unreadable',
+      registers,
+      collect() {
+        this.set(snapshots.refusal?.version ?? 0);
+      },
+    });
+    new Gauge({
       name: 'lookalike_queue_jobs',
       help: 'Catalogue jobs by state (absent when Redis is unreachable)',
       labelNames: ['state'],

@@ -12,6 +12,7 @@ import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader, SnapshotWriter } from '@lookalike/index-store';
 import { buildApp, type App } from '../../src/app';
+import { ServedSnapshots } from '../../src/served-snapshots';
 import {
   FakeQueue,
   modelCacheDir,
@@ -106,7 +107,10 @@ export function badInputServer(): { env(): BadInputEnv } {
     await writer.publish({ upserts: items, deletes: [] });
     await writer.close();
     reader = await SnapshotReader.open({ dataDir, expectedModel: embedder.model });
-    app = await buildApp({ config, deps: { embedder, snapshots: reader, queue: new FakeQueue(), images } });
+    app = await buildApp({
+      config,
+      deps: { embedder, snapshots: new ServedSnapshots(reader, dataDir), queue: new FakeQueue(), images },
+    });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);
 

@@ -11,6 +11,26 @@ const IndexInfo = Type.Object(
     modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     dimension: Type.Integer({ minimum: 1 }),
     builtAt: Type.String({ format: 'date-time' }),
+    refused: Type.Union(
+      [
+        Type.Object(
+          {
+            version: Type.Integer({
+              description: 'The refused version (-1: CURRENT itself was unreadable).',
+            }),
+            reason: Type.String({ description: 'Why it failed verification (checksum, size, model, …).' }),
+            at: Type.String({ format: 'date-time', description: 'When it was last refused.' }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      {
+        description:
+          'A newer published snapshot this API refused to load (truncated or altered file, another model): ' +
+          'the version above keeps serving until a later snapshot verifies. null when none.',
+      },
+    ),
   },
   { additionalProperties: false, description: 'The snapshot being served.' },
 );
@@ -38,6 +58,7 @@ const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
         modelSha256: snapshot.model.sha256,
         dimension: snapshot.model.dimension,
         builtAt: snapshot.builtAt,
+        refused: deps.snapshots.refusal,
       };
     },
   );

@@ -19,6 +19,19 @@ export function indexRouteTests(h: RoutesOverFakes): void {
       modelSha256: FAKE_MODEL.sha256,
       dimension: FAKE_MODEL.dimension,
       builtAt: '2024-01-01T00:00:00.000Z',
+      refused: null,
     });
+  });
+
+  test('GET /v1/index names a newer snapshot the reader refused', async () => {
+    h.loadCatalogue(4);
+    const refusal = { version: 5, reason: 'items.ndjson checksum mismatch', at: '2024-01-02T00:00:00.000Z' };
+    h.t.snapshots.refusal = refusal;
+    try {
+      const response = await call(h.t, '/v1/index', { method: 'GET', url: '/v1/index' });
+      expect(json(response)).toMatchObject({ version: 4, refused: refusal });
+    } finally {
+      h.t.snapshots.refusal = null;
+    }
   });
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader, SnapshotWriter } from '@lookalike/index-store';
 import { buildApp, type App } from '../../../src/app';
+import { ServedSnapshots } from '../../../src/served-snapshots';
 import {
   ContractChecker,
   FAKE_MODEL,
@@ -67,7 +68,12 @@ describe('an item’s source is never shown', () => {
     });
     app = await buildApp({
       config,
-      deps: { embedder: new FakeEmbedder(), snapshots: reader, queue: new FakeQueue(), images },
+      deps: {
+        embedder: new FakeEmbedder(),
+        snapshots: new ServedSnapshots(reader, dataDir),
+        queue: new FakeQueue(),
+        images,
+      },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   });
