@@ -1,18 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import { ModelName, problemResponses } from '../../schemas';
+import { ModelName, component, problemResponses } from '../../schemas';
 
-const IndexInfo = Type.Object(
-  {
-    version: Type.Integer({ description: 'Snapshot version being served.' }),
-    count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
-    model: ModelName,
-    modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    dimension: Type.Integer({ minimum: 1 }),
-    builtAt: Type.String({ format: 'date-time' }),
-  },
-  { additionalProperties: false, description: 'The snapshot being served.' },
+const IndexInfo = component(
+  'IndexInfo',
+  Type.Object(
+    {
+      version: Type.Integer({ description: 'Snapshot version being served.' }),
+      count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
+      model: ModelName,
+      modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      dimension: Type.Integer({ minimum: 1 }),
+      builtAt: Type.String({ format: 'date-time' }),
+    },
+    { additionalProperties: false, description: 'The snapshot being served.' },
+  ),
 );
 
 /** GET /v1/index: the snapshot being served (version, size, model). */

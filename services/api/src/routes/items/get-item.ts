@@ -2,22 +2,25 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import { itemNotFound } from '../../errors';
-import { ItemId, Metadata, problemResponses } from '../../schemas';
+import { ItemId, Metadata, component, problemResponses } from '../../schemas';
 
-const StoredItemResponse = Type.Object(
-  {
-    id: ItemId,
-    metadata: Metadata,
-    contentHash: Type.String({
-      pattern: '^[0-9a-f]{64}$',
-      description:
-        'sha256 fingerprint of what the indexer embedded (image bytes, metadata, model); it changes ' +
-        'whenever the item is re-indexed with different content.',
-    }),
-    indexedAt: Type.String({ format: 'date-time' }),
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
-  },
-  { additionalProperties: false, description: 'The item as indexed in the live snapshot.' },
+const StoredItemResponse = component(
+  'Item',
+  Type.Object(
+    {
+      id: ItemId,
+      metadata: Metadata,
+      contentHash: Type.String({
+        pattern: '^[0-9a-f]{64}$',
+        description:
+          'sha256 fingerprint of what the indexer embedded (image bytes, metadata, model); it changes ' +
+          'whenever the item is re-indexed with different content.',
+      }),
+      indexedAt: Type.String({ format: 'date-time' }),
+      indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+    },
+    { additionalProperties: false, description: 'The item as indexed in the live snapshot.' },
+  ),
 );
 
 /** GET /v1/items/{id}: one item of the live snapshot (its fields listed: never its `source`). */

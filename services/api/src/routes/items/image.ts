@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { thumbnailPath } from '@lookalike/contracts';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import { ApiError, itemNotFound } from '../../errors';
-import { ItemId, exactProblemResponses } from '../../schemas';
+import { ItemId, alwaysSent, exactProblemResponses } from '../../schemas';
 
 /** How long browsers and proxies may reuse a thumbnail before revalidating it (ETag → 304). */
 const THUMBNAIL_MAX_AGE_SECONDS = 600;
@@ -37,8 +37,8 @@ const itemImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { co
             description: 'The thumbnail.',
             content: { 'image/webp': { schema: Type.String({ format: 'binary' }) } },
             headers: {
-              etag: Type.String(),
-              'cache-control': Type.String(),
+              etag: alwaysSent(Type.String()),
+              'cache-control': alwaysSent(Type.String()),
             },
           },
           304: { description: 'Not Modified: the If-None-Match ETag is current.', type: 'null' },
