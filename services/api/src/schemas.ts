@@ -235,6 +235,24 @@ export const RATE_LIMIT_HEADERS: Record<string, { component: string; schema: TSc
   },
 };
 
+/**
+ * For GET routes whose body only changes with the content (the item, the snapshot): @fastify/etag,
+ * registered in the route's plugin, hashes the body into an ETag and answers 304 to a matching
+ * If-None-Match.
+ */
+export const ETAG_HEADERS: Record<string, TSchema> = {
+  etag: alwaysSent(
+    Type.String({
+      description: 'Tag of this body: send it as If-None-Match to get 304 while the body is unchanged.',
+    }),
+  ),
+};
+
+export const NOT_MODIFIED = {
+  description: 'Not Modified: the If-None-Match ETag is current (no body).',
+  type: 'null',
+} as const;
+
 export const ModelName = Type.String({
   description: 'Embedding model id.',
   examples: ['mobilenetv2-shufflenetv2-int8'],

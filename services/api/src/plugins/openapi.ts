@@ -1,3 +1,4 @@
+import etag from '@fastify/etag';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
@@ -143,9 +144,14 @@ async function openapiPlugin(app: FastifyInstance, options: { ui: boolean }): Pr
     },
   });
   if (options.ui) {
-    await app.register(swaggerUi, {
-      routePrefix: '/docs',
-      uiConfig: { deepLinking: true, tryItOutEnabled: true },
+    // In a child context, so @fastify/etag covers only the docs: /docs/json (the document) and
+    // /docs/yaml answer an ETag and 304 to a matching If-None-Match (static files have their own).
+    await app.register(async (docs) => {
+      await docs.register(etag);
+      await docs.register(swaggerUi, {
+        routePrefix: '/docs',
+        uiConfig: { deepLinking: true, tryItOutEnabled: true },
+      });
     });
   }
 }

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { FIELD_VALUES_CAP } from '@lookalike/filter';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import { component, problemResponses } from '../../schemas';
+import etag from '@fastify/etag';
+import { ETAG_HEADERS, NOT_MODIFIED, component, jsonResponse, problemResponses } from '../../schemas';
 
 const FieldsInfo = component(
   'IndexFields',
@@ -38,6 +39,7 @@ const FieldsInfo = component(
 
 /** GET /v1/index/fields: what `filter` can use, with value counts (for facets and filter chips). */
 const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  await app.register(etag);
   app.get(
     '/v1/index/fields',
     {
@@ -48,7 +50,15 @@ const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         summary: 'Metadata fields and value counts of the snapshot',
         description: 'What `filter` can use: every metadata field with its most frequent values and counts.',
         security: SECURITY.read,
-        response: { 200: FieldsInfo, ...problemResponses(401) },
+        response: {
+          200: jsonResponse(
+            'The metadata fields of the live snapshot with value counts (for filter facets).',
+            FieldsInfo,
+            ETAG_HEADERS,
+          ),
+          304: NOT_MODIFIED,
+          ...problemResponses(401),
+        },
       },
     },
     async () => {

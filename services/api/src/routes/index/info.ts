@@ -1,7 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import { ModelName, component, problemResponses } from '../../schemas';
+import etag from '@fastify/etag';
+import {
+  ETAG_HEADERS,
+  ModelName,
+  NOT_MODIFIED,
+  component,
+  jsonResponse,
+  problemResponses,
+} from '../../schemas';
 
 const IndexInfo = component(
   'IndexInfo',
@@ -20,6 +28,7 @@ const IndexInfo = component(
 
 /** GET /v1/index: the snapshot being served (version, size, model). */
 const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  await app.register(etag);
   app.get(
     '/v1/index',
     {
@@ -29,7 +38,11 @@ const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
         operationId: 'getIndex',
         summary: 'The snapshot being served',
         security: SECURITY.read,
-        response: { 200: IndexInfo, ...problemResponses(401) },
+        response: {
+          200: jsonResponse('The snapshot being served.', IndexInfo, ETAG_HEADERS),
+          304: NOT_MODIFIED,
+          ...problemResponses(401),
+        },
       },
     },
     async () => {

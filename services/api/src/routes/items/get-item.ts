@@ -2,7 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import { itemNotFound } from '../../errors';
-import { ItemId, Metadata, component, problemResponses } from '../../schemas';
+import etag from '@fastify/etag';
+import {
+  ETAG_HEADERS,
+  ItemId,
+  Metadata,
+  NOT_MODIFIED,
+  component,
+  jsonResponse,
+  problemResponses,
+} from '../../schemas';
 
 const StoredItemResponse = component(
   'Item',
@@ -25,6 +34,7 @@ const StoredItemResponse = component(
 
 /** GET /v1/items/{id}: one item of the live snapshot (its fields listed: never its `source`). */
 const getItemRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  await app.register(etag);
   app.get(
     '/v1/items/:id',
     {
@@ -35,7 +45,11 @@ const getItemRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps
         summary: 'An item of the live snapshot',
         security: SECURITY.read,
         params: Type.Object({ id: ItemId }),
-        response: { 200: StoredItemResponse, ...problemResponses(400, 401, 404) },
+        response: {
+          200: jsonResponse('The item as indexed in the live snapshot.', StoredItemResponse, ETAG_HEADERS),
+          304: NOT_MODIFIED,
+          ...problemResponses(400, 401, 404),
+        },
       },
     },
     async (request) => {
