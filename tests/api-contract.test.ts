@@ -117,6 +117,11 @@ describe('OpenAPI contract against the running API', () => {
     await expectStatus(200, '/healthz');
     expect((await expectStatus(503, '/readyz')).headers['retry-after']).toBeDefined();
     await expectStatus(200, '/metrics');
+    // Headers larger than Node takes: 431 HEADERS_TOO_LARGE, documented on every operation.
+    for (const path of ['/healthz', '/metrics']) {
+      const reply = await expectStatus(431, path, { headers: { 'x-padding': 'p'.repeat(20_000) } });
+      expect(problemCode(reply)).toBe('HEADERS_TOO_LARGE');
+    }
     for (const path of [
       '/v1/index',
       '/v1/index/fields',

@@ -36,6 +36,11 @@ function ascii(bytes: Uint8Array, start: number, length: number): string {
 /**
  * Identifies the container from magic bytes. Decoders are only ever handed formats on this list, so
  * libvips' other loaders (SVG, PDF, raw matrices…) are never reached by untrusted input.
+ *
+ * Not file-type: it tells an ISO-BMFF file by its major brand alone, so an AVIF whose major brand
+ * is `mif1` (allowed: AVIF needs `avif` among the compatible brands) comes out as HEIF and would be
+ * refused; and since v17 it is ESM-only, which this CommonJS build and its jest runs would need a
+ * dynamic import and an ESM transform of its dependency tree for, for six signatures checked here.
  */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | 'heic' | null {
   const b = (i: number) => bytes[i] ?? -1;

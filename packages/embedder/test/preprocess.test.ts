@@ -36,6 +36,11 @@ describe('sniffFormat', () => {
     expect(sniffFormat(await sharp(png).gif().toBuffer())).toBe('gif');
     expect(sniffFormat(await sharp(png).tiff().toBuffer())).toBe('tiff');
     expect(sniffFormat(await sharp(png).avif().toBuffer())).toBe('avif');
+    // AVIF with the generic major brand `mif1` (`avif` among the compatible brands) is still AVIF:
+    // the reason this is not file-type, which decides by the major brand alone (→ HEIF).
+    const mif1Avif = Buffer.from(await sharp(png).avif().toBuffer());
+    mif1Avif.write('mif1', 8, 'latin1');
+    expect(sniffFormat(mif1Avif)).toBe('avif');
     expect(sniffFormat(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBeNull();
     expect(sniffFormat(Buffer.from('%PDF-1.7\n'))).toBeNull();
     expect(sniffFormat(Buffer.from('BM\x00\x00'))).toBeNull();

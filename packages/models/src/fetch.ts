@@ -83,6 +83,8 @@ async function* readSource(source: string, timeoutMs: number): AsyncGenerator<Ui
 /**
  * Downloads one source into a temp file beside the target, hashing as it goes, and renames it into
  * place only when size and sha256 match: a reader never sees a partial or unverified model.
+ * (Not write-file-atomic: it writes a buffer it is given, while this streams the download to disk
+ * and verifies it before the rename, never holding the whole model in memory.)
  */
 async function downloadVerified(entry: ModelEntry, source: string, target: string, timeoutMs: number) {
   const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

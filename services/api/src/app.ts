@@ -21,6 +21,7 @@ import rateLimit from './plugins/rate-limit';
 import requestLog from './plugins/request-log';
 import { redactingLogger } from './log-redaction';
 import type { ApiDeps } from './ports';
+import { componentSchemas } from './schemas';
 import { createValidatorCompiler } from './validation';
 import demoRoutes from './routes/demo';
 import indexFieldsRoute from './routes/index/fields';
@@ -82,7 +83,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(createValidatorCompiler());
+  // Named body schemas (schemas.ts component()): shared with the serialisers, the validators and
+  // the OpenAPI document, where they are `#/components/schemas/<name>`.
+  const sharedSchemas = componentSchemas();
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  app.setValidatorCompiler(createValidatorCompiler(sharedSchemas));
 
   // Only JSON (everywhere) and multipart (image upload) bodies; anything else is 415.
   app.removeContentTypeParser('text/plain');

@@ -1,30 +1,37 @@
 import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
 import { MAX_K } from '@lookalike/contracts';
 import { parseSearchParameters } from '@lookalike/index-store';
+import ms from 'ms';
 
 const MiB = 1024 * 1024;
 
 /** Hard ceiling of `k` in the published contract; MAX_K can only lower it. */
 export const K_CEILING = MAX_K;
 
-/** `250ms`, `30s`, `1m`, `2h` or a bare number of milliseconds. */
+/**
+ * A duration in `ms`'s syntax (`250ms`, `30s`, `1m`, `2h`, `1.5 minutes`, or a bare number of
+ * milliseconds), whole milliseconds from 1 ms to 24 h.
+ */
 const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .transform((value, ctx) => {
-      const match = /^(\d+)\s*(ms|s|m|h)?$/.exec(value);
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-      if (!match) {
+      // ms() answers undefined for text it cannot read, and throws on an empty string.
+      const text = value.trim();
+      const parsed = text === '' ? undefined : (ms(text as ms.StringValue) as number | undefined);
+      if (parsed === undefined || !Number.isFinite(parsed)) {
         ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 1m or 2h' });
         return z.NEVER;
       }
-      const ms = Number(match[1]) * unit[(match[2] ?? 'ms') as keyof typeof unit];
-      if (ms < 1 || ms > 86_400_000) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration between 1ms and 24h' });
+      if (!Number.isInteger(parsed) || parsed < 1 || parsed > 86_400_000) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected a whole number of milliseconds between 1ms and 24h',
+        });
         return z.NEVER;
       }
-      return ms;
+      return parsed;
     });
 
 /** A comma-separated list, blanks dropped. */

@@ -59,6 +59,16 @@ describe('loadConfig', () => {
     }
   });
 
+  test('durations: ms syntax, whole milliseconds from 1 ms to 24 h', () => {
+    const window = (value: string) => loadConfig({ RATE_LIMIT_WINDOW: value }).RATE_LIMIT_WINDOW;
+    expect(['1.5m', '90 seconds', '1 hour', ' 45s ', '24h'].map(window)).toEqual([
+      90_000, 90_000, 3_600_000, 45_000, 86_400_000,
+    ]);
+    for (const bad of ['soon', '0', '-1s', '0.5ms', '25h', '1y']) {
+      expect(() => window(bad)).toThrow(ConfigError);
+    }
+  });
+
   test('reports every bad variable at once with a clear message', () => {
     let error: unknown;
     try {

@@ -7,6 +7,7 @@ import {
   FakeSnapshot,
   buildTestApp,
   fakeVector,
+  multipartBody,
   solidPng,
   type TestApp,
 } from './helpers';
@@ -81,11 +82,63 @@ describe('limits', () => {
     }
   });
 
+  test('k above MAX_K is 400 K_TOO_LARGE on every route that takes k: by item, JSON image query, upload', async () => {
+    const { t, image } = await catalogueApp({ MAX_K: '5' });
+    try {
+      const json = (k: number) =>
+        t.request('/v1/similar', { method: 'POST', json: { imageBase64: image.toString('base64'), k } });
+      const upload = (k: number) => {
+        const form = multipartBody([
+          { name: 'k', value: String(k) },
+          { name: 'image', filename: 'query.png', contentType: 'image/png', data: image },
+        ]);
+        return t.request('/v1/similar', {
+          method: 'POST',
+          body: form.body,
+          headers: { 'content-type': form.contentType },
+        });
+      };
+      const cases = [
+        {
+          route: 'GET /v1/items/{id}/similar',
+          path: '/query/k',
+          send: (k: number) => t.request(`/v1/items/a/similar?k=${k}`),
+        },
+        { route: 'POST /v1/similar', path: '/body/k', send: json },
+        { route: 'POST /v1/similar', path: '/body/k', send: upload },
+      ];
+      for (const { route, path, send } of cases) {
+        const [method, template] = route.split(' ') as [string, string];
+        const tooMany = await send(6);
+        contract.check(method, template, tooMany);
+        expect([route, tooMany.statusCode, tooMany.json()]).toEqual([
+          route,
+          400,
+          expect.objectContaining({ code: 'K_TOO_LARGE', errors: [expect.objectContaining({ path })] }),
+        ]);
+        const allowed = await send(5);
+        contract.check(method, template, allowed);
+        expect([route, allowed.statusCode]).toEqual([route, 200]);
+      }
+      // Refused before any inference: only the two allowed image queries were embedded.
+      expect(t.embedder.calls).toBe(2);
+    } finally {
+      await t.app.close();
+    }
+  });
+
   test('rate limiting answers 429 problem+json with Retry-After; health checks are exempt', async () => {
     const { t } = await catalogueApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW: '1m' });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) statuses.push((await t.request('/v1/index')).statusCode);
+      for (let i = 0; i < 4; i++) {
+        const response = await t.request('/v1/index');
+        statuses.push(response.statusCode);
+        if (i < 3) {
+          contract.check('GET', '/v1/index', response);
+          expect(response.headers['x-ratelimit-remaining']).toBe(String(2 - i));
+        }
+      }
       expect(statuses).toEqual([200, 200, 200, 429]);
       const limited = await t.request('/v1/index');
       contract.check('GET', '/v1/index', limited);
@@ -93,6 +146,10 @@ describe('limits', () => {
       // The message states the configured limit, not the time left (that is Retry-After's job).
       expect(limited.json().detail).toBe('Rate limit of 3 requests per 1 minute exceeded');
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // The rate-limit headers the document lists (contract.check validated them when present).
+      expect(limited.headers).toMatchObject({ 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '0' });
+      const exempt = await t.request('/healthz');
+      expect(exempt.headers['x-ratelimit-limit']).toBeUndefined();
       for (let i = 0; i < 5; i++) expect((await t.request('/healthz')).statusCode).toBe(200);
     } finally {
       await t.app.close();

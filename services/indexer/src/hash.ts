@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import type { ItemSource, Metadata, ModelIdentity } from '@lookalike/contracts';
 import { ReservedMetadataError } from './errors';
 
-/** JSON with object keys sorted at every level, so equal metadata always hashes the same. */
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) text of `value`: object keys sorted at every level, so
+ * equal metadata always hashes the same. For the data hashed here (flat metadata of strings and
+ * finite numbers) it is the same text as the sorted-keys JSON.stringify the indexer used before, so
+ * stored content hashes still match (pinned in test/hash-and-source.test.ts).
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.keys(value as Record<string, unknown>)
-    .sort()
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  // `undefined` (no JSON text at all) hashes as `null`, as it always did.
+  return canonicalize(value) ?? 'null';
 }
 
 /**

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ItemSource } from '@lookalike/contracts';
+import writeFileAtomic from 'write-file-atomic';
 import { MissingSourceError } from './errors';
 import { sha256Hex } from './hash';
 import type { CatalogueItem, ImageRef } from './ports';
@@ -26,7 +26,8 @@ export function imageRefOf(item: CatalogueItem): ImageRef {
 
 /**
  * Content-addressed store of base64-uploaded image bytes (`<dir>/<aa>/<sha256>`), so those items can
- * be re-embedded by `reindex` and thumbnailed later. Writes are atomic (temp file + rename) and
+ * be re-embedded by `reindex` and thumbnailed later. Writes are atomic (write-file-atomic: temp file,
+ * fsync, rename) and
  * idempotent, so concurrent replicas storing the same bytes do not conflict.
  */
 export class BlobStore {
@@ -41,9 +42,8 @@ export class BlobStore {
     const file = this.pathOf(hash);
     if (await stat(file).catch(() => null)) return hash;
     await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
+    // A Buffer view of the same bytes: write-file-atomic writes anything that is not a Buffer as text.
+    await writeFileAtomic(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return hash;
   }
 

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { thumbnailPath } from '@lookalike/contracts';
 import sharp from 'sharp';
+import writeFileAtomic from 'write-file-atomic';
 
 /** Longest side of a thumbnail, in pixels (the demo page shows them at most 256 px wide). */
 export const THUMBNAIL_MAX_SIDE = 256;
@@ -10,8 +10,9 @@ export const THUMBNAIL_MAX_SIDE = 256;
 /**
  * Small WebP thumbnails of the catalogue images, made from the bytes the indexer already loaded, so
  * the API can show catalogue items without reaching back to the image's source (a catalogue folder
- * it may not mount, a URL, an upload). Written atomically (temp file + rename): a reader never sees
- * a half-written file, and replicas writing the same item race harmlessly (last rename wins).
+ * it may not mount, a URL, an upload). Written atomically (write-file-atomic: temp file, fsync,
+ * rename): a reader never sees a half-written file, and replicas writing the same item race
+ * harmlessly (last rename wins).
  */
 export class ThumbnailStore {
   constructor(readonly dataDir: string) {}
@@ -33,14 +34,8 @@ export class ThumbnailStore {
       .toBuffer();
     const file = this.pathOf(id);
     await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, webp);
-      await rename(tmp, file);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    // Removes its temp file itself when the write fails.
+    await writeFileAtomic(file, webp);
   }
 
   async remove(ids: Iterable<string>): Promise<void> {

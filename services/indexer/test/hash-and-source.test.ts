@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalJson, contentHash, HASHED_SOURCE_KEY, itemContentHash, sha256Hex } from '../src/hash';
@@ -21,6 +21,52 @@ describe('contentHash', () => {
     );
     expect(contentHash(bytes, { a: 'x' }, { id: 'm2', sha256: 'abc' })).not.toBe(base);
     expect(contentHash(bytes, { a: 'x' }, { id: 'm1', sha256: 'abd' })).not.toBe(base);
+  });
+});
+
+describe('canonicalJson (RFC 8785)', () => {
+  /** The sorted-keys JSON the indexer hashed with before RFC 8785: every stored hash was made by it. */
+  function sortedKeysJson(value: unknown): string {
+    if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+    if (Array.isArray(value)) return `[${value.map(sortedKeysJson).join(',')}]`;
+    const record = value as Record<string, unknown>;
+    const entries = Object.keys(record)
+      .sort()
+      .filter((k) => record[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${sortedKeysJson(record[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+
+  it('is the old canonical text for metadata: any key order and case, unicode, escapes, any finite number', () => {
+    const strings = [
+      '',
+      'Navy Blue',
+      'ümlaut',
+      '日本語',
+      '😀 emoji',
+      'quote " and \\',
+      'tab\tnew\nline\u0001',
+      '\u2028',
+    ];
+    const numbers = [0, -0, 1, -1, 2011, 0.1, 1 / 3, 1e21, 1e-7, -123.456, Number.MAX_SAFE_INTEGER, 5e-324];
+    const keys = ['b', 'a', 'B', 'A', '_x', 'z9', 'Z_1', 'year', 'baseColour', 'é', 'ab', 'a_b', '10', '9'];
+    // Deterministic pseudo-random metadata objects over those keys and values.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 500; round++) {
+      const metadata: Record<string, string | number> = {};
+      for (let i = next(keys.length) + 1; i > 0; i--) {
+        const key = keys[next(keys.length)] as string;
+        metadata[key] = next(2)
+          ? (strings[next(strings.length)] as string)
+          : (numbers[next(numbers.length)] as number);
+      }
+      expect(canonicalJson(metadata)).toBe(sortedKeysJson(metadata));
+    }
+    expect(canonicalJson({ b: 1, a: 'x', é: 0.1 })).toBe('{"a":"x","b":1,"é":0.1}');
   });
 });
 
@@ -101,6 +147,16 @@ describe('BlobStore', () => {
     expect(await blobs.put(Buffer.from('hello'))).toBe(hash);
     expect((await blobs.get(hash, 'item')).toString()).toBe('hello');
     await expect(blobs.get('f'.repeat(64), 'item-x')).rejects.toMatchObject({ code: 'ITEM_NO_SOURCE' });
+  });
+
+  it('stores a plain Uint8Array view (not a Buffer) byte for byte, and leaves no temp file', async () => {
+    const blobs = new BlobStore(dir);
+    const whole = new Uint8Array([0, 255, 1, 128, 7, 9, 200]);
+    const view = whole.subarray(2, 6); // an offset into a larger buffer
+    const hash = await blobs.put(view);
+    expect(hash).toBe(sha256Hex(view));
+    expect([...(await blobs.get(hash, 'item'))]).toEqual([1, 128, 7, 9]);
+    expect(readdirSync(path.dirname(blobs.pathOf(hash)))).toEqual([hash]);
   });
 
   it('collects only unreferenced blobs older than the grace period', async () => {

@@ -26,6 +26,9 @@ async function deadlinePlugin(app: FastifyInstance, options: { timeoutMs: number
         permanent: false,
       });
       controller.abort(error);
+      // A body still arriving would keep the connection open after the answer (Node waits for the
+      // rest, and its requestTimeout no longer applies once a response went out): close it.
+      if (!request.raw.complete) reply.header('connection', 'close');
       if (!reply.sent && !reply.raw.headersSent) reply.send(error);
     }, options.timeoutMs);
     reply.raw.once('close', () => {

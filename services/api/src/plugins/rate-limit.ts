@@ -18,7 +18,8 @@ const UNITS: ReadonlyArray<[ms: number, name: string]> = [
 
 /**
  * The configured window in words ("1 minute", "90 seconds", "2 hours"): the largest unit that
- * divides it exactly, so the message states the real window, never a rounded one.
+ * divides it exactly, so the message states the real window, never a rounded one. (Not
+ * `ms(window, { long: true })`: it rounds, 90 s is "2 minutes".)
  */
 export function describeWindow(ms: number): string {
   const [unit, name] = UNITS.find(([size]) => ms % size === 0) ?? [1, 'millisecond'];

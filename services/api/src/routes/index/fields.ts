@@ -2,39 +2,44 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { FIELD_VALUES_CAP } from '@lookalike/filter';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import { problemResponses } from '../../schemas';
+import etag from '@fastify/etag';
+import { ETAG_HEADERS, NOT_MODIFIED, component, jsonResponse, problemResponses } from '../../schemas';
 
-const FieldsInfo = Type.Object(
-  {
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
-    count: Type.Integer({ minimum: 0, description: 'Items in the snapshot.' }),
-    fields: Type.Array(
-      Type.Object(
-        {
-          name: Type.String({ description: 'Metadata field, usable in `filter`.' }),
-          items: Type.Integer({ minimum: 1, description: 'Items that have the field.' }),
-          distinct: Type.Integer({ minimum: 1, description: 'Distinct values of the field.' }),
-          values: Type.Array(
-            Type.Object(
-              { value: Type.String(), count: Type.Integer({ minimum: 1 }) },
-              { additionalProperties: false },
+const FieldsInfo = component(
+  'IndexFields',
+  Type.Object(
+    {
+      indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+      count: Type.Integer({ minimum: 0, description: 'Items in the snapshot.' }),
+      fields: Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ description: 'Metadata field, usable in `filter`.' }),
+            items: Type.Integer({ minimum: 1, description: 'Items that have the field.' }),
+            distinct: Type.Integer({ minimum: 1, description: 'Distinct values of the field.' }),
+            values: Type.Array(
+              Type.Object(
+                { value: Type.String(), count: Type.Integer({ minimum: 1 }) },
+                { additionalProperties: false },
+              ),
+              { description: `The ${FIELD_VALUES_CAP} most frequent values at most, most frequent first.` },
             ),
-            { description: `The ${FIELD_VALUES_CAP} most frequent values at most, most frequent first.` },
-          ),
-        },
-        { additionalProperties: false },
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'In the order the fields first occur in the catalogue.' },
       ),
-      { description: 'In the order the fields first occur in the catalogue.' },
-    ),
-  },
-  {
-    additionalProperties: false,
-    description: 'The metadata fields of the live snapshot with value counts (for filter facets).',
-  },
+    },
+    {
+      additionalProperties: false,
+      description: 'The metadata fields of the live snapshot with value counts (for filter facets).',
+    },
+  ),
 );
 
 /** GET /v1/index/fields: what `filter` can use, with value counts (for facets and filter chips). */
 const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  await app.register(etag);
   app.get(
     '/v1/index/fields',
     {
@@ -45,7 +50,15 @@ const indexFieldsRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         summary: 'Metadata fields and value counts of the snapshot',
         description: 'What `filter` can use: every metadata field with its most frequent values and counts.',
         security: SECURITY.read,
-        response: { 200: FieldsInfo, ...problemResponses(401) },
+        response: {
+          200: jsonResponse(
+            'The metadata fields of the live snapshot with value counts (for filter facets).',
+            FieldsInfo,
+            ETAG_HEADERS,
+          ),
+          304: NOT_MODIFIED,
+          ...problemResponses(401),
+        },
       },
     },
     async () => {

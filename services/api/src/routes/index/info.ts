@@ -1,42 +1,54 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
-import { ModelName, problemResponses } from '../../schemas';
+import etag from '@fastify/etag';
+import {
+  ETAG_HEADERS,
+  ModelName,
+  NOT_MODIFIED,
+  component,
+  jsonResponse,
+  problemResponses,
+} from '../../schemas';
 
-const IndexInfo = Type.Object(
-  {
-    version: Type.Integer({ description: 'Snapshot version being served.' }),
-    count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
-    model: ModelName,
-    modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    dimension: Type.Integer({ minimum: 1 }),
-    builtAt: Type.String({ format: 'date-time' }),
-    refused: Type.Union(
-      [
-        Type.Object(
-          {
-            version: Type.Integer({
-              description: 'The refused version (-1: CURRENT itself was unreadable).',
-            }),
-            reason: Type.String({ description: 'Why it failed verification (checksum, size, model, …).' }),
-            at: Type.String({ format: 'date-time', description: 'When it was last refused.' }),
-          },
-          { additionalProperties: false },
-        ),
-        Type.Null(),
-      ],
-      {
-        description:
-          'A newer published snapshot this API refused to load (truncated or altered file, another model): ' +
-          'the version above keeps serving until a later snapshot verifies. null when none.',
-      },
-    ),
-  },
-  { additionalProperties: false, description: 'The snapshot being served.' },
+const IndexInfo = component(
+  'IndexInfo',
+  Type.Object(
+    {
+      version: Type.Integer({ description: 'Snapshot version being served.' }),
+      count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
+      model: ModelName,
+      modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      dimension: Type.Integer({ minimum: 1 }),
+      builtAt: Type.String({ format: 'date-time' }),
+      refused: Type.Union(
+        [
+          Type.Object(
+            {
+              version: Type.Integer({
+                description: 'The refused version (-1: CURRENT itself was unreadable).',
+              }),
+              reason: Type.String({ description: 'Why it failed verification (checksum, size, model, …).' }),
+              at: Type.String({ format: 'date-time', description: 'When it was last refused.' }),
+            },
+            { additionalProperties: false },
+          ),
+          Type.Null(),
+        ],
+        {
+          description:
+            'A newer published snapshot this API refused to load (truncated or altered file, another model): ' +
+            'the version above keeps serving until a later snapshot verifies. null when none.',
+        },
+      ),
+    },
+    { additionalProperties: false, description: 'The snapshot being served.' },
+  ),
 );
 
 /** GET /v1/index: the snapshot being served (version, size, model). */
 const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
+  await app.register(etag);
   app.get(
     '/v1/index',
     {
@@ -46,7 +58,11 @@ const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
         operationId: 'getIndex',
         summary: 'The snapshot being served',
         security: SECURITY.read,
-        response: { 200: IndexInfo, ...problemResponses(401) },
+        response: {
+          200: jsonResponse('The snapshot being served.', IndexInfo, ETAG_HEADERS),
+          304: NOT_MODIFIED,
+          ...problemResponses(401),
+        },
       },
     },
     async () => {

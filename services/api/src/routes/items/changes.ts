@@ -5,69 +5,79 @@ import { MAX_ITEMS_PER_JOB } from '@lookalike/queue';
 import { SECURITY, redisCall, type RouteContext } from '../../context';
 import { ApiError } from '../../errors';
 import type { CatalogueItem } from '../../ports';
-import { ItemId, Metadata, problemResponses } from '../../schemas';
+import { ItemId, Metadata, alwaysSent, component, jsonResponse, problemResponses } from '../../schemas';
 
 /** One request is one job: the queue's limit per job. */
 export const MAX_ITEMS_PER_REQUEST = MAX_ITEMS_PER_JOB;
 
-const UpsertItem = Type.Object(
-  {
-    id: ItemId,
-    imageUrl: Type.Optional(
-      Type.String({
-        maxLength: IMAGE_REF_LIMITS.maxUrlLength,
-        description: 'http(s) URL the indexer fetches.',
-      }),
-    ),
-    imagePath: Type.Optional(
-      Type.String({
-        maxLength: IMAGE_REF_LIMITS.maxPathLength,
-        description: 'Path under the indexer’s CATALOGUE_ROOT.',
-      }),
-    ),
-    imageBase64: Type.Optional(Type.String({ description: 'The image bytes, base64.' })),
-    metadata: Type.Optional(Metadata),
-  },
-  {
-    additionalProperties: false,
-    oneOf: [{ required: ['imageUrl'] }, { required: ['imagePath'] }, { required: ['imageBase64'] }],
-    description: 'One catalogue item with exactly one of imageUrl, imagePath, imageBase64.',
-  },
+const UpsertItem = component(
+  'UpsertItem',
+  Type.Object(
+    {
+      id: ItemId,
+      imageUrl: Type.Optional(
+        Type.String({
+          maxLength: IMAGE_REF_LIMITS.maxUrlLength,
+          description: 'http(s) URL the indexer fetches.',
+        }),
+      ),
+      imagePath: Type.Optional(
+        Type.String({
+          maxLength: IMAGE_REF_LIMITS.maxPathLength,
+          description: 'Path under the indexer’s CATALOGUE_ROOT.',
+        }),
+      ),
+      imageBase64: Type.Optional(Type.String({ description: 'The image bytes, base64.' })),
+      metadata: Type.Optional(Metadata),
+    },
+    {
+      additionalProperties: false,
+      oneOf: [{ required: ['imageUrl'] }, { required: ['imagePath'] }, { required: ['imageBase64'] }],
+      description: 'One catalogue item with exactly one of imageUrl, imagePath, imageBase64.',
+    },
+  ),
 );
 
-const UpsertBody = Type.Object(
-  {
-    items: Type.Array(UpsertItem, {
-      minItems: 1,
-      maxItems: MAX_ITEMS_PER_REQUEST,
-      description: `1–${MAX_ITEMS_PER_REQUEST} items, ids unique within the request.`,
-    }),
-  },
-  {
-    additionalProperties: false,
-    examples: [
-      {
-        items: [
-          {
-            id: 'sku-15970',
-            imageUrl: 'https://shop.example.com/p/15970.jpg',
-            metadata: { gender: 'Men', articleType: 'Shirts', year: 2011 },
-          },
-        ],
-      },
-    ],
-  },
+const UpsertBody = component(
+  'UpsertRequest',
+  Type.Object(
+    {
+      items: Type.Array(UpsertItem, {
+        minItems: 1,
+        maxItems: MAX_ITEMS_PER_REQUEST,
+        description: `1–${MAX_ITEMS_PER_REQUEST} items, ids unique within the request.`,
+      }),
+    },
+    {
+      additionalProperties: false,
+      examples: [
+        {
+          items: [
+            {
+              id: 'sku-15970',
+              imageUrl: 'https://shop.example.com/p/15970.jpg',
+              metadata: { gender: 'Men', articleType: 'Shirts', year: 2011 },
+            },
+          ],
+        },
+      ],
+      description: 'Items to add or replace, as one job.',
+    },
+  ),
 );
 
-/** A 202 with the Location of the job (`headers` documents the response header). */
-export const JobAccepted = Type.Object(
-  { jobId: Type.String({ description: 'Poll GET /v1/jobs/{jobId}.' }) },
-  {
-    additionalProperties: false,
-    description: 'Accepted: the job is queued; poll its Location.',
-    headers: { location: Type.String({ description: '/v1/jobs/{jobId}' }) },
-  },
+export const JobAccepted = component(
+  'JobAccepted',
+  Type.Object(
+    { jobId: Type.String({ description: 'Poll GET /v1/jobs/{jobId}.' }) },
+    { additionalProperties: false, description: 'Accepted: the job is queued; poll its Location.' },
+  ),
 );
+
+/** A 202 with the Location of the job. */
+const jobAcceptedResponse = jsonResponse('Accepted: the job is queued; poll its Location.', JobAccepted, {
+  location: alwaysSent(Type.String({ description: '/v1/jobs/{jobId}' })),
+});
 
 /**
  * Catalogue changes, each queued as one job for the indexer (202 with the job's Location): upsert
@@ -90,7 +100,7 @@ const itemChangeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
           'change is left as is. Per-item failures are listed in the job result.',
         security: SECURITY.write,
         body: UpsertBody,
-        response: { 202: JobAccepted, ...problemResponses(400, 401, 413, 415) },
+        response: { 202: jobAcceptedResponse, ...problemResponses(400, 401, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -133,7 +143,7 @@ const itemChangeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         description: 'Always 202: an id the index does not have is reported as `notFound` in the job result.',
         security: SECURITY.write,
         params: Type.Object({ id: ItemId }),
-        response: { 202: JobAccepted, ...problemResponses(400, 401) },
+        response: { 202: jobAcceptedResponse, ...problemResponses(400, 401) },
       },
     },
     async (request, reply) => {
@@ -159,7 +169,7 @@ const itemChangeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         summary: 'Re-embed every item (queued)',
         description: 'Rebuilds the index from the stored item references, e.g. after a model change.',
         security: SECURITY.write,
-        response: { 202: JobAccepted, ...problemResponses(400, 401, 413, 415) },
+        response: { 202: jobAcceptedResponse, ...problemResponses(400, 401, 413, 415) },
       },
     },
     async (request, reply) => {

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { thumbnailPath } from '@lookalike/contracts';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import { ApiError, itemNotFound } from '../../errors';
-import { ItemId, exactProblemResponses } from '../../schemas';
+import { ItemId, alwaysSent, exactProblemResponses } from '../../schemas';
 
 /** How long browsers and proxies may reuse a thumbnail before revalidating it (ETag → 304). */
 const THUMBNAIL_MAX_AGE_SECONDS = 600;
@@ -37,8 +37,8 @@ const itemImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { co
             description: 'The thumbnail.',
             content: { 'image/webp': { schema: Type.String({ format: 'binary' }) } },
             headers: {
-              etag: Type.String(),
-              'cache-control': Type.String(),
+              etag: alwaysSent(Type.String()),
+              'cache-control': alwaysSent(Type.String()),
             },
           },
           304: { description: 'Not Modified: the If-None-Match ETag is current.', type: 'null' },
@@ -59,6 +59,9 @@ const itemImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { co
           { details: { id } },
         );
       }
+      // Its own ETag rather than @fastify/etag's (which the JSON routes use): made from the file's
+      // stat, so a matching If-None-Match (one tag or a list) is answered 304 without reading the
+      // thumbnail, where @fastify/etag would hash the bytes read for every request.
       const etag = `W/"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`;
       reply
         .header('etag', etag)

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import { checkFilterFields, parseFilter } from '../../search/filter';
-import { FilterString, ItemId, Metadata as MetadataSchema, problemResponses } from '../../schemas';
+import { FilterString, ItemId, Metadata as MetadataSchema, component, problemResponses } from '../../schemas';
 
 const LIST_LIMIT_MAX = 100;
 
@@ -19,20 +19,28 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const ItemList = Type.Object(
-  {
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
-    total: Type.Integer({ minimum: 0, description: 'Items matching the filter (all items without one).' }),
-    offset: Type.Integer({ minimum: 0 }),
-    limit: Type.Integer({ minimum: 1 }),
-    items: Type.Array(
-      Type.Object({ id: ItemId, metadata: MetadataSchema }, { additionalProperties: false }),
-      {
+const ItemSummary = component(
+  'ItemSummary',
+  Type.Object(
+    { id: ItemId, metadata: MetadataSchema },
+    { additionalProperties: false, description: 'An item of a catalogue page: its id and metadata.' },
+  ),
+);
+
+const ItemList = component(
+  'ItemList',
+  Type.Object(
+    {
+      indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+      total: Type.Integer({ minimum: 0, description: 'Items matching the filter (all items without one).' }),
+      offset: Type.Integer({ minimum: 0 }),
+      limit: Type.Integer({ minimum: 1 }),
+      items: Type.Array(ItemSummary, {
         description: 'In index order (the order items were first added).',
-      },
-    ),
-  },
-  { additionalProperties: false, description: 'One page of the catalogue.' },
+      }),
+    },
+    { additionalProperties: false, description: 'One page of the catalogue.' },
+  ),
 );
 
 /**

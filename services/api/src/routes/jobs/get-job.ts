@@ -10,7 +10,7 @@ import {
 } from '@lookalike/queue';
 import { SECURITY, redisCall, type RouteContext } from '../../context';
 import { jobNotFound } from '../../errors';
-import { ItemId, problemResponses } from '../../schemas';
+import { ItemId, component, problemResponses } from '../../schemas';
 
 /** Job ids as the queue makes them (BullMQ ids, or a caller's). */
 const JOB_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
@@ -28,68 +28,74 @@ function perList<T extends TSchema>(schema: (list: JobResultList) => T): TObject
   return Type.Object(properties as Record<JobResultList, T>, { additionalProperties: false });
 }
 
-const JobResult = Type.Object(
-  {
-    counts: perList((list) => Type.Integer({ minimum: 0, description: `Exact number of ${list} items.` })),
-    indexed: idList('Items embedded and published.'),
-    unchanged: idList(
-      'Items whose image and metadata were already indexed (reindex: changed by a newer job).',
-    ),
-    deleted: idList('Ids removed from the index.'),
-    notFound: idList('Deleted ids the index did not have.'),
-    failed: Type.Array(
-      Type.Object(
-        {
-          id: ItemId,
-          code: Type.String({ description: 'Stable code, e.g. IMAGE_CORRUPT, SOURCE_NOT_FOUND.' }),
-          reason: Type.String({ maxLength: JOB_RESULT_MAX_REASON_LENGTH }),
-        },
-        { additionalProperties: false },
+const JobResult = component(
+  'JobResult',
+  Type.Object(
+    {
+      counts: perList((list) => Type.Integer({ minimum: 0, description: `Exact number of ${list} items.` })),
+      indexed: idList('Items embedded and published.'),
+      unchanged: idList(
+        'Items whose image and metadata were already indexed (reindex: changed by a newer job).',
       ),
-      {
-        maxItems: JOB_RESULT_MAX_FAILURES,
-        description: `Items that could not be indexed, with the reason. At most ${JOB_RESULT_MAX_FAILURES}, the first by id; counts.failed holds the total.`,
-      },
-    ),
-    truncated: perList((list) =>
-      Type.Boolean({ description: `True when ${list} lists fewer entries than counts.${list}.` }),
-    ),
-    version: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'Snapshot version that contains the changes (null: nothing published).',
-    }),
-  },
-  { additionalProperties: false },
+      deleted: idList('Ids removed from the index.'),
+      notFound: idList('Deleted ids the index did not have.'),
+      failed: Type.Array(
+        Type.Object(
+          {
+            id: ItemId,
+            code: Type.String({ description: 'Stable code, e.g. IMAGE_CORRUPT, SOURCE_NOT_FOUND.' }),
+            reason: Type.String({ maxLength: JOB_RESULT_MAX_REASON_LENGTH }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: JOB_RESULT_MAX_FAILURES,
+          description: `Items that could not be indexed, with the reason. At most ${JOB_RESULT_MAX_FAILURES}, the first by id; counts.failed holds the total.`,
+        },
+      ),
+      truncated: perList((list) =>
+        Type.Boolean({ description: `True when ${list} lists fewer entries than counts.${list}.` }),
+      ),
+      version: Type.Union([Type.Integer(), Type.Null()], {
+        description: 'Snapshot version that contains the changes (null: nothing published).',
+      }),
+    },
+    { additionalProperties: false, description: 'The per-item outcome of a job.' },
+  ),
 );
 
-const JobStatus = Type.Object(
-  {
-    id: Type.String(),
-    kind: Type.String({ description: 'upsert, delete or reindex.' }),
-    state: Type.Union([
-      Type.Literal('waiting'),
-      Type.Literal('active'),
-      Type.Literal('completed'),
-      Type.Literal('failed'),
-      Type.Literal('delayed'),
-    ]),
-    progress: Type.Number({ minimum: 0, maximum: 100, description: 'Percent done.' }),
-    result: Type.Union([JobResult, Type.Null()], {
-      description: `Set once the job completed, and on a job that failed with failedCode ${ALL_ITEMS_FAILED} (every item failed; the failures are in result.failed).`,
-    }),
-    failedReason: Type.Union([Type.String(), Type.Null()], {
-      description: 'Why the last attempt failed (per-item failures are in result.failed).',
-    }),
-    failedCode: Type.Union([Type.String(), Type.Null()], {
-      description: `Stable code of a job that failed for good: ${ALL_ITEMS_FAILED} (not retried), JOB_INVALID, …; null while it may still succeed, or when the cause has no code.`,
-    }),
-    attemptsMade: Type.Integer({ minimum: 0 }),
-    createdAt: Type.String({ format: 'date-time' }),
-    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  },
-  {
-    additionalProperties: false,
-    description: 'The job, its progress and (once completed) its per-item outcome.',
-  },
+const JobStatus = component(
+  'Job',
+  Type.Object(
+    {
+      id: Type.String(),
+      kind: Type.String({ description: 'upsert, delete or reindex.' }),
+      state: Type.Union([
+        Type.Literal('waiting'),
+        Type.Literal('active'),
+        Type.Literal('completed'),
+        Type.Literal('failed'),
+        Type.Literal('delayed'),
+      ]),
+      progress: Type.Number({ minimum: 0, maximum: 100, description: 'Percent done.' }),
+      result: Type.Union([JobResult, Type.Null()], {
+        description: `Set once the job completed, and on a job that failed with failedCode ${ALL_ITEMS_FAILED} (every item failed; the failures are in result.failed).`,
+      }),
+      failedReason: Type.Union([Type.String(), Type.Null()], {
+        description: 'Why the last attempt failed (per-item failures are in result.failed).',
+      }),
+      failedCode: Type.Union([Type.String(), Type.Null()], {
+        description: `Stable code of a job that failed for good: ${ALL_ITEMS_FAILED} (not retried), JOB_INVALID, …; null while it may still succeed, or when the cause has no code.`,
+      }),
+      attemptsMade: Type.Integer({ minimum: 0 }),
+      createdAt: Type.String({ format: 'date-time' }),
+      finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    },
+    {
+      additionalProperties: false,
+      description: 'The job, its progress and (once completed) its per-item outcome.',
+    },
+  ),
 );
 
 const jobRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {

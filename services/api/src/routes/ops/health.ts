@@ -3,15 +3,26 @@ import { Type } from '@sinclair/typebox';
 import { SECURITY, redisCall, type RouteContext } from '../../context';
 import { ApiError } from '../../errors';
 import { sendProblem, toProblem } from '../../plugins/problem';
-import { ReadinessChecks, exactProblemResponses } from '../../schemas';
+import { ReadinessChecks, component, exactProblemResponses } from '../../schemas';
 
-const Ready = Type.Object(
-  { status: Type.Literal('ready'), checks: ReadinessChecks },
-  {
-    additionalProperties: false,
-    description:
-      'Ready: a snapshot is loaded, so searches and reads are served. `checks.redis.ok` false means writes and job reads answer 503 QUEUE_UNAVAILABLE until Redis is back.',
-  },
+const Health = component(
+  'Health',
+  Type.Object(
+    { status: Type.Literal('ok') },
+    { additionalProperties: false, description: 'The process is up.' },
+  ),
+);
+
+const Ready = component(
+  'Readiness',
+  Type.Object(
+    { status: Type.Literal('ready'), checks: ReadinessChecks },
+    {
+      additionalProperties: false,
+      description:
+        'Ready: a snapshot is loaded, so searches and reads are served. `checks.redis.ok` false means writes and job reads answer 503 QUEUE_UNAVAILABLE until Redis is back.',
+    },
+  ),
 );
 
 /** Health, readiness and metrics: open to everyone and not rate limited. */
@@ -28,10 +39,7 @@ const opsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config,
         summary: 'The process is up',
         security: SECURITY.public,
         response: {
-          200: Type.Object(
-            { status: Type.Literal('ok') },
-            { additionalProperties: false, description: 'The process is up.' },
-          ),
+          200: Health,
           ...exactProblemResponses(),
         },
       },

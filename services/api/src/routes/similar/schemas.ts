@@ -9,36 +9,43 @@ import {
   Metadata,
   MetadataValue,
   ModelName,
+  component,
   keyedRecord,
 } from '../../schemas';
 
 /** The schemas of the two similarity queries (by image, by item). */
 
-export const SearchHit = Type.Object(
-  {
-    id: ItemId,
-    score: Type.Number({
-      description:
-        'Ranking score; results are ordered by it, higher is better. With the learned ranking (a snapshot ' +
-        'fitted from catalogue labels) it adds label and colour agreement to the similarity and can exceed 1; ' +
-        'without it, it equals `similarity`. Compare scores within one answer only.',
-    }),
-    similarity: Type.Number({
-      description:
-        'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
-    }),
-    metadata: Metadata,
-  },
-  { additionalProperties: false },
+export const SearchHit = component(
+  'SearchHit',
+  Type.Object(
+    {
+      id: ItemId,
+      score: Type.Number({
+        description:
+          'Ranking score; results are ordered by it, higher is better. With the learned ranking (a snapshot ' +
+          'fitted from catalogue labels) it adds label and colour agreement to the similarity and can exceed 1; ' +
+          'without it, it equals `similarity`. Compare scores within one answer only.',
+      }),
+      similarity: Type.Number({
+        description:
+          'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
+      }),
+      metadata: Metadata,
+    },
+    { additionalProperties: false, description: 'One result of a similarity query.' },
+  ),
 );
 
-export const SimilarResponse = Type.Object(
-  {
-    indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
-    model: ModelName,
-    results: Type.Array(SearchHit, { description: 'Best first.' }),
-  },
-  { additionalProperties: false, description: 'The most similar items, best first.' },
+export const SimilarResponse = component(
+  'SimilarResponse',
+  Type.Object(
+    {
+      indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
+      model: ModelName,
+      results: Type.Array(SearchHit, { description: 'Best first.' }),
+    },
+    { additionalProperties: false, description: 'The most similar items, best first.' },
+  ),
 );
 
 /** For operations whose options all go in the body: a stray `?k=` is refused rather than ignored. */
@@ -102,36 +109,42 @@ const ONE_IMAGE_REF = [
   { required: ['imagePath'] },
 ];
 
-export const SimilarJsonBody = Type.Object(
-  {
-    ...ImageRefFields,
-    k: Type.Optional(K),
-    filter: Type.Optional(Type.Union([FilterObject, FilterString])),
-    minScore: Type.Optional(MinScore),
-    collapse: Type.Optional(Collapse),
-  },
-  {
-    additionalProperties: false,
-    oneOf: ONE_IMAGE_REF,
-    description: 'Exactly one of imageUrl, imageBase64, imagePath.',
-    examples: [{ imageUrl: 'https://shop.example.com/p/15970.jpg', k: 12, filter: { gender: 'Men' } }],
-  },
+export const SimilarJsonBody = component(
+  'SimilarRequest',
+  Type.Object(
+    {
+      ...ImageRefFields,
+      k: Type.Optional(K),
+      filter: Type.Optional(Type.Union([FilterObject, FilterString])),
+      minScore: Type.Optional(MinScore),
+      collapse: Type.Optional(Collapse),
+    },
+    {
+      additionalProperties: false,
+      oneOf: ONE_IMAGE_REF,
+      description: 'Exactly one of imageUrl, imageBase64, imagePath.',
+      examples: [{ imageUrl: 'https://shop.example.com/p/15970.jpg', k: 12, filter: { gender: 'Men' } }],
+    },
+  ),
 );
 export type SimilarJsonBody = Static<typeof SimilarJsonBody>;
 
-export const SimilarMultipartBody = Type.Object(
-  {
-    image: Type.String({
-      format: 'binary',
-      contentMediaType: 'application/octet-stream',
-      description: 'The query image file (JPEG, PNG, WebP, GIF, AVIF, TIFF).',
-    }),
-    k: Type.Optional(K),
-    filter: Type.Optional(FilterString),
-    minScore: Type.Optional(MinScore),
-    collapse: Type.Optional(Collapse),
-  },
-  { additionalProperties: false },
+export const SimilarMultipartBody = component(
+  'SimilarUpload',
+  Type.Object(
+    {
+      image: Type.String({
+        format: 'binary',
+        contentMediaType: 'application/octet-stream',
+        description: 'The query image file (JPEG, PNG, WebP, GIF, AVIF, TIFF).',
+      }),
+      k: Type.Optional(K),
+      filter: Type.Optional(FilterString),
+      minScore: Type.Optional(MinScore),
+      collapse: Type.Optional(Collapse),
+    },
+    { additionalProperties: false, description: 'An image query by upload: the file and the query options.' },
+  ),
 );
 export type SimilarMultipartBody = Static<typeof SimilarMultipartBody>;
 
