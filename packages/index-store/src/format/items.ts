@@ -107,8 +107,22 @@ export async function readItemsFile(
   at: number,
   slicer: WorkSlicer,
 ): Promise<number> {
-  const corrupt = (reason: string) => new SnapshotCorruptError(manifest.version, reason);
   const data = await readListedFile(dir, file, manifest, slicer);
+  return decodeItemsData(data, file, manifest, rows, dead, out, at, slicer);
+}
+
+/** readItemsFile on bytes already read and verified (by a loader worker). */
+export async function decodeItemsData(
+  data: Buffer,
+  file: string,
+  manifest: Manifest,
+  rows: number,
+  dead: readonly number[],
+  out: StoredItem[],
+  at: number,
+  slicer: WorkSlicer,
+): Promise<number> {
+  const corrupt = (reason: string) => new SnapshotCorruptError(manifest.version, reason);
   let start = 0;
   let nextDead = 0;
   let position = at;

@@ -6,7 +6,7 @@ import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from 
 import { readAnnFile } from '../format/ann-file';
 import { readAttachments } from '../format/attachments';
 import { LinearProjection } from '@lookalike/projection';
-import { readItems, readItemsFile } from '../format/items';
+import { decodeItemsData, readItems, readItemsFile } from '../format/items';
 import {
   MANIFEST_FILE,
   PROJECTION_FILE,
@@ -21,6 +21,7 @@ import { WorkSlicer, errorMessage, isErrno, sha256Hex } from '../fsutil';
 import { applySearchParameters, type SearchParameters } from '../query/ann';
 import { SnapshotImpl } from '../query/snapshot';
 import type { ModelIdentity, StoredItem } from '../types';
+import { readSegmentsInWorker } from './worker-read';
 
 export interface LoadOptions {
   /** The manifest checksum the pointer names; the manifest must match it. */
@@ -33,6 +34,11 @@ export interface LoadOptions {
   eager: boolean;
   /** Overrides the search parameters an approximate index was published with (nprobe, efSearch, …). */
   searchParameters?: SearchParameters;
+  /**
+   * Read and verify the segment files in a worker thread (format 2), so the event loop only parses
+   * item records (readers serving queries); default: on the calling thread, time-sliced.
+   */
+  readInWorker?: boolean;
 }
 
 function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
@@ -99,7 +105,9 @@ export async function loadSnapshot(
   try {
     const projection = manifest.projection ? await readProjection(dir, manifest, slicer) : null;
     const { vectors, items } = manifest.segments
-      ? await readSegments(dir, manifest, slicer)
+      ? options.readInWorker
+        ? await readSegmentsViaWorker(dir, manifest, slicer)
+        : await readSegments(dir, manifest, slicer)
       : {
           vectors: await readVectorShards(dir, manifest, slicer),
           items: await readItems(dir, manifest, slicer),
@@ -194,6 +202,32 @@ async function readSegments(
     );
     position = await readItemsFile(
       dir,
+      segmentFile(segment.id, 'items'),
+      manifest,
+      segment.rows,
+      segment.dead,
+      items,
+      position,
+      slicer,
+    );
+  }
+  if (position !== manifest.count)
+    throw corrupt(manifest.version, `segments hold ${position} items, expected ${manifest.count}`);
+  return { vectors, items };
+}
+
+/** readSegments with the file work in a worker thread (see worker-read.ts); only the item records are parsed here. */
+async function readSegmentsViaWorker(
+  dir: string,
+  manifest: Manifest,
+  slicer: WorkSlicer,
+): Promise<{ vectors: Float32Array; items: StoredItem[] }> {
+  const { vectors, items: itemFiles } = await readSegmentsInWorker(dir, manifest);
+  const items = new Array<StoredItem>(manifest.count);
+  let position = 0;
+  for (const [index, segment] of (manifest.segments ?? []).entries()) {
+    position = await decodeItemsData(
+      itemFiles[index] as Buffer,
       segmentFile(segment.id, 'items'),
       manifest,
       segment.rows,

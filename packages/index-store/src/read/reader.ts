@@ -22,6 +22,12 @@ export interface SnapshotReaderOptions {
   logger?: Logger;
   /** Overrides the search parameters approximate indexes were published with, e.g. { nprobe: 32 }. */
   searchParameters?: SearchParameters;
+  /**
+   * Read and verify a new version's segment files in a worker thread (default true): the event loop
+   * then only parses item records and builds the lookups. Measured at 200k × 256 on a busy 2-core
+   * machine: max event-loop delay 308–376 ms in a worker vs 509–1504 ms time-sliced on the loop.
+   */
+  readInWorker?: boolean;
 }
 
 export interface ReaderStatus {
@@ -46,6 +52,7 @@ export class SnapshotReader extends EventEmitter {
   private readonly retryRejectedMs: number;
   private readonly logger: Logger;
   private readonly searchParameters: SearchParameters | undefined;
+  private readonly readInWorker: boolean;
   private snapshot: SnapshotImpl | null = null;
   /** The pointer (text) last acted upon, loaded or rejected. */
   private lastPointerText: string | null = null;
@@ -71,6 +78,7 @@ export class SnapshotReader extends EventEmitter {
     this.retryRejectedMs = options.retryRejectedMs ?? 30_000;
     this.logger = options.logger ?? createLogger('index-store', 'silent');
     this.searchParameters = options.searchParameters;
+    this.readInWorker = options.readInWorker ?? true;
   }
 
   /** Opens the reader and loads the current snapshot, if there is one (a bad one is rejected, not thrown). */
@@ -171,6 +179,7 @@ export class SnapshotReader extends EventEmitter {
       ...(this.searchParameters ? { searchParameters: this.searchParameters } : {}),
       loadFaiss: true,
       eager: true,
+      readInWorker: this.readInWorker,
     };
   }
 
