@@ -24,8 +24,9 @@ export interface SnapshotReaderOptions {
   searchParameters?: SearchParameters;
   /**
    * Read and verify a new version's segment files in a worker thread (default true): the event loop
-   * then only parses item records and builds the lookups. Measured at 200k × 256 on a busy 2-core
-   * machine: max event-loop delay 308–376 ms in a worker vs 509–1504 ms time-sliced on the loop.
+   * then only parses item records and builds the lookups (time-sliced). Measured at 200k × 256
+   * (scripts/measure-load-stall.ts, 2 cores at load average 15–21): max event-loop delay 308–741 ms in a
+   * worker vs 509–1509 ms on the loop, p99 72–107 ms vs 329–950 ms.
    */
   readInWorker?: boolean;
 }
