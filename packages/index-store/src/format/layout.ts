@@ -75,13 +75,6 @@ export const ANN_FILE = 'ann.faiss';
 export const ATTACHMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const ITEM_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-/** Target bytes of vectors per index shard. */
-const SHARD_BYTES = 32 * 1024 * 1024;
-
-export function defaultShardSize(dimension: number): number {
-  return Math.max(1024, Math.floor(SHARD_BYTES / (dimension * 4)));
-}
-
 export function shardCount(count: number, shardSize: number): number {
   return Math.ceil(count / shardSize);
 }
