@@ -80,3 +80,24 @@ export class StoreClosedError extends LookalikeError {
     super('INDEX_STORE_CLOSED', `${what} is closed`);
   }
 }
+
+/** A projection for another model than the snapshot's (its raw vectors are not the projection's input). */
+export class ProjectionModelMismatchError extends LookalikeError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('PROJECTION_MODEL_MISMATCH', message, { details });
+  }
+}
+
+/**
+ * The change replaces a projection that is no longer the current one (another fit published first):
+ * publishing it would put an older fit over a newer one. Not retryable as is; fit again on the new base.
+ */
+export class ProjectionConflictError extends LookalikeError {
+  constructor(expected: string | null, current: string | null, version: number) {
+    super(
+      'PROJECTION_CONFLICT',
+      `The change replaces projection ${expected ?? 'none'}, but version ${version} serves ${current ?? 'none'}`,
+      { details: { expected, current, version } },
+    );
+  }
+}

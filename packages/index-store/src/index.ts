@@ -18,6 +18,7 @@ export type {
   SnapshotChange,
   PublishResult,
   PublishStep,
+  ProjectionDescriptor,
 } from './types';
 export { PUBLISH_STEPS } from './types';
 export {
@@ -30,7 +31,10 @@ export {
   ModelMismatchError,
   SnapshotNotFoundError,
   StoreClosedError,
+  ProjectionModelMismatchError,
+  ProjectionConflictError,
 } from './errors';
+export { projectMany } from './projection';
 export { SnapshotWriter } from './publish/snapshot-writer';
 export type { SnapshotWriterOptions } from './publish/writer-options';
 export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './read/reader';

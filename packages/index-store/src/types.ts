@@ -1,4 +1,5 @@
 import type { FieldFacet } from '@lookalike/filter';
+import type { LinearProjection, ProjectionDescriptor } from '@lookalike/projection';
 import type {
   Filter,
   ItemSource,
@@ -11,6 +12,7 @@ import type {
 } from '@lookalike/contracts';
 
 export type { FieldFacet } from '@lookalike/filter';
+export type { ProjectionDescriptor } from '@lookalike/projection';
 export type {
   Filter,
   ItemSource,
@@ -25,7 +27,10 @@ export type {
 /** One item of a change: what it is (id, metadata), its features, and where its image came from. */
 export interface ItemInput {
   id: string;
-  /** L2-normalised embedding of `dimension` floats. */
+  /**
+   * L2-normalised RAW embedding of `model.dimension` floats. With a projection the writer projects it
+   * (with the projection of the version it publishes) and also keeps the raw vector for re-projection.
+   */
   vector: Float32Array;
   metadata: Metadata;
   /** Hash of the source image bytes, so the indexer can skip re-embedding unchanged items. */
@@ -54,15 +59,21 @@ export interface StoredItem {
 export interface Snapshot {
   readonly version: number;
   readonly count: number;
+  /** The raw embedding model (what uploads are embedded with, and what a projection maps). */
   readonly model: ModelIdentity;
+  /** The served dimension: of the vectors searched and of query vectors (projection.outputDimension, else model.dimension). */
   readonly dimension: number;
+  /** The projection served vectors are in, or null: served vectors are the raw embeddings. */
+  readonly projection: ProjectionDescriptor | null;
+  /** The projection to apply to a raw query embedding before search(), or null (search raw). */
+  projector(): LinearProjection | null;
   /** When the snapshot was published (ISO 8601). */
   readonly builtAt: string;
   /** The faiss factory description of the approximate index searched (INDEX_FACTORY), or null: exact flat. */
   readonly indexFactory: string | null;
   get(id: string): StoredItem | undefined;
   has(id: string): boolean;
-  /** The stored vector (a read-only view; do not modify). */
+  /** The served vector (projected when the snapshot has a projection); a copy. */
   vectorOf(id: string): Float32Array | undefined;
   /** Every item id, in index order. */
   ids(): Iterable<string>;
@@ -114,6 +125,19 @@ export interface SnapshotChange {
    * still reported in `unknownDeletes` when they name no previous item).
    */
   replaceAll?: boolean;
+  /**
+   * Sets (a LinearProjection of the writer's model) or clears (null) the projection. Either publishes a
+   * full rewrite: every item's served vector is recomputed from its stored raw vector (no re-embedding).
+   * Undefined: the base's projection is kept (and applied to this change's upserts).
+   */
+  projection?: LinearProjection | null;
+  /**
+   * Required with `projection`: the id of the projection that was current when this one was fitted
+   * (null: there was none). The writer refuses the change with ProjectionConflictError
+   * (PROJECTION_CONFLICT, permanent) when the current projection is another one, so two fits can never
+   * publish out of order — the later-fitted one on top of a newer projection it never saw.
+   */
+  projectionReplaces?: string | null;
 }
 
 export interface PublishResult {
@@ -124,10 +148,13 @@ export interface PublishResult {
   upserted: string[];
   deleted: string[];
   unknownDeletes: string[];
+  /** Bytes of new files this publish wrote (files hard-linked from the base cost nothing); 0 when not published. */
+  bytesWritten: number;
 }
 
 /**
- * The points a publish passes through, in order. The writer's `onStep` hook sees each one; the crash
+ * The points a publish passes through, in order ('projection-written' and 'raw-written' only with a
+ * projection; 'index-header-written' and 'raw-written' only when the publish writes a segment). The writer's `onStep` hook sees each one; the crash
  * tests kill the writer process at every one of them.
  */
 export const PUBLISH_STEPS = [
@@ -136,7 +163,10 @@ export const PUBLISH_STEPS = [
   'fence-acquired',
   'base-loaded',
   'build-dir-created',
+  'base-linked',
+  'projection-written',
   'index-header-written',
+  'raw-written',
   'index-written',
   'items-partly-written',
   'items-written',

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LinearProjection } from '@lookalike/projection';
 import type { ItemInput, Metadata, ModelIdentity } from '../src';
 
 export const TEST_MODEL: ModelIdentity = { id: 'test-model', sha256: 'a'.repeat(64), dimension: 32 };
@@ -119,4 +120,55 @@ export function spawnFixture(fixture: string, task: unknown): ChildProcessHandle
     child.on('close', (code, signal) => resolve({ code, signal })),
   );
   return { child, events, stderr: () => stderr, exited };
+}
+
+/**
+ * A hand-made projection of `model`'s raw vectors onto `outputDimension` orthonormal directions
+ * (Gram–Schmidt over Gaussian columns) with a small random mean: a real LinearProjection, no fit.
+ */
+export function orthonormalProjection(
+  model: ModelIdentity,
+  outputDimension: number,
+  seed: number,
+  kind = 'test-orthonormal',
+): LinearProjection {
+  const din = model.dimension;
+  const random = rng(seed);
+  const columns: Float64Array[] = [];
+  while (columns.length < outputDimension) {
+    const column = Float64Array.from(unitVector(random, din));
+    for (const other of columns) {
+      let d = 0;
+      for (let i = 0; i < din; i++) d += (column[i] as number) * (other[i] as number);
+      for (let i = 0; i < din; i++) column[i] = (column[i] as number) - d * (other[i] as number);
+    }
+    let norm = 0;
+    for (let i = 0; i < din; i++) norm += (column[i] as number) ** 2;
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < din; i++) column[i] = (column[i] as number) / norm;
+    columns.push(column);
+  }
+  const weights = new Float32Array(din * outputDimension);
+  for (let i = 0; i < din; i++)
+    for (let j = 0; j < outputDimension; j++)
+      weights[i * outputDimension + j] = (columns[j] as Float64Array)[i] as number;
+  const mean = Float32Array.from({ length: din }, () => (random() - 0.5) * 0.01);
+  return new LinearProjection({
+    kind,
+    model,
+    fittedOn: 100,
+    fittedAt: '2026-12-01T00:00:00.000Z',
+    inputPower: 1,
+    mean,
+    weights,
+    outputDimension,
+  });
+}
+
+/** Largest absolute difference of two equally long vectors. */
+export function maxDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs((a[j] as number) - (b[j] as number)));
+  return worst;
 }

@@ -36,6 +36,7 @@ class RecordingStore {
       upserted: change.upserts.map((u) => u.id),
       deleted,
       unknownDeletes,
+      bytesWritten: 0,
     };
   }
 }

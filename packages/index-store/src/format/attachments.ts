@@ -1,20 +1,39 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from '@lookalike/config';
 import { fsyncDir, writeFileSynced, type WorkSlicer } from '../fsutil';
 import { ATTACHMENTS_DIR, attachmentPath } from './layout';
+import { linkOrCopy } from './segments';
 import { readListedFile, type FileEntry, type Manifest } from './manifest';
 
-/** Writes each attachment to `dir`/attachments/<name> (fsynced), recording it in `files`. */
+/**
+ * Writes each attachment to `dir`/attachments/<name> (fsynced), recording it in `files`; one with the
+ * same bytes as the base's is hard-linked from the base directory instead. Returns the bytes written.
+ */
 export async function writeAttachments(
   dir: string,
   attachments: ReadonlyMap<string, Uint8Array>,
   files: Record<string, FileEntry>,
-): Promise<void> {
-  if (attachments.size === 0) return;
+  base: { dir: string; manifest: Manifest; attachments: ReadonlyMap<string, Uint8Array> } | null,
+  logger: Logger,
+): Promise<number> {
+  if (attachments.size === 0) return 0;
   await fsp.mkdir(path.join(dir, ATTACHMENTS_DIR));
-  for (const [name, content] of attachments)
-    files[attachmentPath(name)] = await writeFileSynced(path.join(dir, ATTACHMENTS_DIR, name), [content]);
+  let written = 0;
+  for (const [name, content] of attachments) {
+    const relative = attachmentPath(name);
+    const before = base?.attachments.get(name);
+    const baseEntry = base?.manifest.files[relative];
+    if (base && before && baseEntry && Buffer.compare(before, content) === 0) {
+      written += linkOrCopy(path.join(base.dir, relative), path.join(dir, relative), logger);
+      files[relative] = baseEntry;
+      continue;
+    }
+    files[relative] = await writeFileSynced(path.join(dir, ATTACHMENTS_DIR, name), [content]);
+    written += files[relative].bytes;
+  }
   await fsyncDir(path.join(dir, ATTACHMENTS_DIR));
+  return written;
 }
 
 /** Every attachment the manifest lists, verified. */

@@ -38,13 +38,14 @@ export function* encodeItemChunks(items: readonly StoredItem[]): Generator<Uint8
   } else yield rest;
 }
 
-/** Writes and fsyncs `dir`/items.ndjson; `onFirstPart` runs once part of it is on disk (a crash-test step). */
+/** Writes and fsyncs `dir`/`file` (items.ndjson format); `onFirstPart` runs once part of it is on disk (a crash-test step). */
 export async function writeItems(
   dir: string,
   items: readonly StoredItem[],
   onFirstPart: () => Promise<void>,
+  file: string = ITEMS_FILE,
 ): Promise<FileEntry> {
-  return writeFileSynced(path.join(dir, ITEMS_FILE), encodeItemChunks(items), async (part) => {
+  return writeFileSynced(path.join(dir, file), encodeItemChunks(items), async (part) => {
     if (part === 0) await onFirstPart();
     await yieldToEventLoop();
   });
@@ -85,20 +86,59 @@ export function legacySource(metadata: Metadata): { metadata: Metadata; source: 
   return { metadata: rest, source: isItemSource(source) ? source : null };
 }
 
-/** items.ndjson, verified against the manifest, one frozen StoredItem per line (index order). */
+/** items.ndjson (format 1), verified against the manifest, one frozen StoredItem per line (index order). */
 export async function readItems(dir: string, manifest: Manifest, slicer: WorkSlicer): Promise<StoredItem[]> {
-  const corrupt = (reason: string) => new SnapshotCorruptError(manifest.version, reason);
-  const data = await readListedFile(dir, ITEMS_FILE, manifest, slicer);
   const items: StoredItem[] = new Array<StoredItem>(manifest.count);
+  await readItemsFile(dir, ITEMS_FILE, manifest, manifest.count, [], items, 0, slicer);
+  return items;
+}
+
+/**
+ * An items file of `rows` records, verified against the manifest; the records not in `dead`
+ * (ascending rows) go to `out` from `at` on, frozen. Returns the next free position of `out`.
+ */
+export async function readItemsFile(
+  dir: string,
+  file: string,
+  manifest: Manifest,
+  rows: number,
+  dead: readonly number[],
+  out: StoredItem[],
+  at: number,
+  slicer: WorkSlicer,
+): Promise<number> {
+  const data = await readListedFile(dir, file, manifest, slicer);
+  return decodeItemsData(data, file, manifest, rows, dead, out, at, slicer);
+}
+
+/** readItemsFile on bytes already read and verified (by a loader worker). */
+export async function decodeItemsData(
+  data: Buffer,
+  file: string,
+  manifest: Manifest,
+  rows: number,
+  dead: readonly number[],
+  out: StoredItem[],
+  at: number,
+  slicer: WorkSlicer,
+): Promise<number> {
+  const corrupt = (reason: string) => new SnapshotCorruptError(manifest.version, reason);
   let start = 0;
-  for (let i = 0; i < manifest.count; i++) {
+  let nextDead = 0;
+  let position = at;
+  for (let i = 0; i < rows; i++) {
     const end = data.indexOf(10, start);
-    if (end < 0) throw corrupt(`${ITEMS_FILE} has ${i} records, expected ${manifest.count}`);
+    if (end < 0) throw corrupt(`${file} has ${i} records, expected ${rows}`);
+    if (dead[nextDead] === i) {
+      nextDead++;
+      start = end + 1;
+      continue;
+    }
     let record: unknown;
     try {
       record = JSON.parse(data.toString('utf8', start, end));
     } catch {
-      throw corrupt(`${ITEMS_FILE} line ${i + 1} is not JSON`);
+      throw corrupt(`${file} line ${i + 1} is not JSON`);
     }
     const { id, metadata, contentHash, indexedAt, source } = (record ?? {}) as Record<string, unknown>;
     if (
@@ -109,9 +149,9 @@ export async function readItems(dir: string, manifest: Manifest, slicer: WorkSli
       typeof indexedAt !== 'string' ||
       (source !== undefined && !isItemSource(source))
     )
-      throw corrupt(`${ITEMS_FILE} line ${i + 1} is not an item record`);
+      throw corrupt(`${file} line ${i + 1} is not an item record`);
     const legacy = source === undefined ? legacySource(metadata) : null;
-    items[i] = Object.freeze({
+    out[position++] = Object.freeze({
       id,
       metadata: Object.freeze(legacy ? legacy.metadata : metadata),
       contentHash,
@@ -122,6 +162,6 @@ export async function readItems(dir: string, manifest: Manifest, slicer: WorkSli
     start = end + 1;
     if ((i & 255) === 255) await slicer.maybeYield();
   }
-  if (start !== data.length) throw corrupt(`${ITEMS_FILE} has more records than ${manifest.count}`);
-  return items;
+  if (start !== data.length) throw corrupt(`${file} has more records than ${rows}`);
+  return position;
 }

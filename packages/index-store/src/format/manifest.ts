@@ -3,14 +3,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SnapshotCorruptError } from '../errors';
 import { errorMessage, hashInSlices, readFileIfExists, writeFileSynced, type WorkSlicer } from '../fsutil';
+import type { ProjectionDescriptor } from '@lookalike/projection';
 import type { ModelIdentity } from '../types';
 import {
   ATTACHMENT_NAME,
   FORMAT,
+  FORMAT_V1,
   ITEMS_FILE,
   MANIFEST_FILE,
+  PROJECTION_FILE,
   attachmentPath,
   indexShardFile,
+  segmentFile,
   shardCount,
 } from './layout';
 
@@ -29,19 +33,36 @@ export interface FileEntry {
   sha256: string;
 }
 
+/** One segment of a format-2 snapshot (see layout.ts). */
+export interface ManifestSegment {
+  /** The version that wrote its files (they are named by it). */
+  id: number;
+  /** Rows in its files. */
+  rows: number;
+  /** Rows deleted or replaced since (tombstones), ascending. */
+  dead: number[];
+}
+
 export interface Manifest {
-  format: string;
+  format: typeof FORMAT | typeof FORMAT_V1;
   version: number;
   createdAt: string;
   /** The version that was current when this one was built (null for the first). */
   basedOn: number | null;
   /** The writer's fencing token when it built this version. */
   fence: number;
+  /** The raw embedding model (the projection's input). */
   model: ModelIdentity;
+  /** The served (searched) dimension: projection.outputDimension with a projection, else model.dimension. */
   dimension: number;
+  /** Live items. */
   count: number;
-  /** Vectors per index shard (the last shard holds the rest). */
+  /** Format 1 only: vectors per index shard (the last shard holds the rest); 0 in format 2. */
   shardSize: number;
+  /** Format 2: the projection applied to the raw embeddings (projection.bin), or null. Format 1: null. */
+  projection: ProjectionDescriptor | null;
+  /** Format 2: the segments in index order. Format 1: null. */
+  segments: ManifestSegment[] | null;
   metric: 'inner_product';
   /** Relative path → size and checksum, for every file of the snapshot except the manifest itself. */
   files: Record<string, FileEntry>;
@@ -67,7 +88,7 @@ function decodeModel(value: unknown): ModelIdentity | null {
   return { id, sha256, dimension };
 }
 
-/** Parses and structurally validates manifest.json; throws an Error whose message is the reason. */
+/** Parses and structurally validates manifest.json (format 1 or 2); throws an Error whose message is the reason. */
 export function decodeManifest(text: string): Manifest {
   let value: unknown;
   try {
@@ -76,19 +97,18 @@ export function decodeManifest(text: string): Manifest {
     throw new Error('manifest is not JSON');
   }
   if (!isRecord(value)) throw new Error('manifest is not an object');
-  if (value.format !== FORMAT) throw new Error(`unknown manifest format ${JSON.stringify(value.format)}`);
+  const format = value.format;
+  if (format !== FORMAT && format !== FORMAT_V1)
+    throw new Error(`unknown manifest format ${JSON.stringify(format)}`);
   const model = decodeModel(value.model);
   if (!model) throw new Error('manifest has no valid model');
-  const { version, createdAt, basedOn, fence, dimension, count, shardSize, metric, files, attachments } =
-    value;
+  const { version, createdAt, basedOn, fence, dimension, count, metric, files, attachments } = value;
   if (!isCount(version) || version < 1) throw new Error('manifest has no valid version');
   if (typeof createdAt !== 'string') throw new Error('manifest has no createdAt');
   if (basedOn !== null && !isCount(basedOn)) throw new Error('manifest has no valid basedOn');
   if (!isCount(fence)) throw new Error('manifest has no valid fence');
   if (!isCount(dimension) || dimension < 1) throw new Error('manifest has no valid dimension');
-  if (dimension !== model.dimension) throw new Error('manifest dimension differs from its model dimension');
   if (!isCount(count)) throw new Error('manifest has no valid count');
-  if (!isCount(shardSize) || shardSize < 1) throw new Error('manifest has no valid shardSize');
   if (metric !== 'inner_product') throw new Error(`unsupported metric ${JSON.stringify(metric)}`);
   if (!isRecord(files)) throw new Error('manifest has no files');
   const fileEntries: Record<string, FileEntry> = {};
@@ -108,18 +128,42 @@ export function decodeManifest(text: string): Manifest {
   )
     throw new Error('manifest has no valid attachments list');
   const ann = value.ann === undefined ? undefined : decodeAnn(value.ann);
-  const shards = Array.from({ length: shardCount(count, shardSize) }, (_, i) => indexShardFile(i));
-  for (const required of [
-    ...shards,
-    ITEMS_FILE,
-    ...attachments.map(attachmentPath),
-    ...(ann ? [ann.file] : []),
-  ]) {
-    if (!fileEntries[required]) throw new Error(`manifest lists no checksum for ${required}`);
+  let shardSize = 0;
+  let projection: ProjectionDescriptor | null = null;
+  let segments: ManifestSegment[] | null = null;
+  const required = [...attachments.map(attachmentPath), ...(ann ? [ann.file] : [])];
+  if (format === FORMAT_V1) {
+    if (dimension !== model.dimension) throw new Error('manifest dimension differs from its model dimension');
+    if (!isCount(value.shardSize) || value.shardSize < 1) throw new Error('manifest has no valid shardSize');
+    shardSize = value.shardSize;
+    const shards = Array.from({ length: shardCount(count, shardSize) }, (_, i) => indexShardFile(i));
+    required.push(...shards, ITEMS_FILE);
+  } else {
+    projection = value.projection === null ? null : decodeProjection(value.projection);
+    if (projection) {
+      // The projection maps this snapshot's model, nothing else: never serve it half-matching.
+      if (!sameModelIdentity(projection.model, model))
+        throw new Error('manifest projection was fitted for another model');
+      if (projection.outputDimension !== dimension)
+        throw new Error('manifest dimension differs from its projection output dimension');
+      required.push(PROJECTION_FILE);
+    } else if (dimension !== model.dimension)
+      throw new Error('manifest dimension differs from its model dimension');
+    segments = decodeSegments(value.segments);
+    let live = 0;
+    for (const segment of segments) {
+      live += segment.rows - segment.dead.length;
+      required.push(segmentFile(segment.id, 'served'), segmentFile(segment.id, 'items'));
+      if (projection) required.push(segmentFile(segment.id, 'raw'));
+    }
+    if (live !== count) throw new Error(`manifest segments hold ${live} live rows, count says ${count}`);
+  }
+  for (const file of required) {
+    if (!fileEntries[file]) throw new Error(`manifest lists no checksum for ${file}`);
   }
   return {
     ...(ann ? { ann } : {}),
-    format: FORMAT,
+    format,
     version,
     createdAt,
     basedOn: basedOn as number | null,
@@ -128,10 +172,58 @@ export function decodeManifest(text: string): Manifest {
     dimension,
     count,
     shardSize,
+    projection,
+    segments,
     metric,
     files: fileEntries,
     attachments: attachments as string[],
   };
+}
+
+function sameModelIdentity(a: ModelIdentity, b: ModelIdentity): boolean {
+  return a.id === b.id && a.sha256 === b.sha256 && a.dimension === b.dimension;
+}
+
+function decodeProjection(value: unknown): ProjectionDescriptor {
+  if (!isRecord(value)) throw new Error('manifest projection is not an object');
+  const { kind, id, inputDimension, outputDimension, fittedOn, fittedAt, inputPower } = value;
+  const model = decodeModel(value.model);
+  if (
+    typeof kind !== 'string' ||
+    typeof id !== 'string' ||
+    !/^[0-9a-f]{16}$/.test(id) ||
+    !model ||
+    !isCount(inputDimension) ||
+    inputDimension !== model.dimension ||
+    !isCount(outputDimension) ||
+    outputDimension < 1 ||
+    !isCount(fittedOn) ||
+    typeof fittedAt !== 'string' ||
+    typeof inputPower !== 'number' ||
+    !Number.isFinite(inputPower)
+  )
+    throw new Error('manifest projection is not a valid projection descriptor');
+  return { kind, id, model, inputDimension, outputDimension, fittedOn, fittedAt, inputPower };
+}
+
+function decodeSegments(value: unknown): ManifestSegment[] {
+  if (!Array.isArray(value)) throw new Error('manifest has no segments list');
+  const seen = new Set<number>();
+  return value.map((entry: unknown) => {
+    if (!isRecord(entry) || !isCount(entry.id) || !isCount(entry.rows) || !Array.isArray(entry.dead))
+      throw new Error('manifest segment is invalid');
+    const { id, rows } = entry;
+    const dead = entry.dead as unknown[];
+    if (seen.has(id)) throw new Error(`manifest lists segment ${id} twice`);
+    seen.add(id);
+    let previous = -1;
+    for (const row of dead) {
+      if (!isCount(row) || row <= previous || row >= rows)
+        throw new Error(`manifest segment ${id} has invalid dead rows`);
+      previous = row;
+    }
+    return { id, rows, dead: dead as number[] };
+  });
 }
 
 function decodeAnn(value: unknown): ManifestAnn {
@@ -149,7 +241,17 @@ function decodeAnn(value: unknown): ManifestAnn {
 }
 
 export function encodeManifest(manifest: Manifest): string {
-  return `${JSON.stringify(manifest, null, 2)}\n`;
+  if (manifest.format === FORMAT_V1) {
+    const { projection: _p, segments: _s, ...v1 } = manifest;
+    return `${JSON.stringify(v1, null, 2)}\n`;
+  }
+  const { shardSize: _shardSize, ...v2 } = manifest;
+  // Dead-row lists on one line each: a manifest with thousands of tombstones stays small.
+  return `${JSON.stringify({ ...v2, segments: undefined }, null, 2).replace(/\n}$/, '')},\n  "segments": [${(
+    manifest.segments ?? []
+  )
+    .map((segment) => `\n    ${JSON.stringify(segment)}`)
+    .join(',')}\n  ]\n}\n`;
 }
 
 /** Writes and fsyncs `dir`/manifest.json (`afterWrite`: a crash-test step); returns its text. */

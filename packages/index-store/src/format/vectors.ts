@@ -2,19 +2,18 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { SnapshotCorruptError } from '../errors';
-import { slices, writeFileSynced, yieldToEventLoop, type WorkSlicer } from '../fsutil';
+import type { WorkSlicer } from '../fsutil';
 import { indexShardFile, shardCount } from './layout';
-import type { FileEntry, Manifest } from './manifest';
+import type { Manifest } from './manifest';
 
 /**
- * faiss::write_index layout of an IndexFlatIP (faiss 1.7.x): fourcc "IxFI", int32 d, int64 ntotal,
+ * Format 1 (read only): faiss::write_index layout of an IndexFlatIP (faiss 1.7.x): fourcc "IxFI", int32 d, int64 ntotal,
  * two int64 dummies (1 << 20), uint8 is_trained, int32 metric type (0 = inner product), then the codes
  * vector as uint64 float count + the floats. 45 bytes before the payload.
  */
 export const FAISS_HEADER_BYTES = 45;
 const FAISS_FOURCC_IP = 'IxFI';
 const FAISS_DUMMY = 1n << 20n;
-const VECTOR_WRITE_CHUNK = 8 * 1024 * 1024;
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export function encodeFaissHeader(dimension: number, count: number): Buffer {
@@ -41,41 +40,6 @@ export function checkFaissHeader(header: Buffer, dimension: number, count: numbe
   if (header.readBigUInt64LE(37) !== BigInt(count) * BigInt(dimension))
     return 'index payload size is inconsistent';
   return null;
-}
-
-/**
- * Writes the vectors (count × dimension floats, index order) as index shards of `shardSize` vectors
- * into `dir`, recording each in `files`. `onHeaderWritten` runs once the first shard's header is on
- * disk (or at once when there are no vectors): a crash-test step.
- */
-export async function writeVectorShards(
-  dir: string,
-  vectors: Float32Array,
-  dimension: number,
-  shardSize: number,
-  files: Record<string, FileEntry>,
-  onHeaderWritten: () => Promise<void>,
-): Promise<void> {
-  const count = vectors.length / dimension;
-  const shards = shardCount(count, shardSize);
-  for (let shard = 0; shard < shards; shard++) {
-    const first = shard * shardSize;
-    const shardItems = Math.min(shardSize, count - first);
-    const payload = Buffer.from(
-      vectors.buffer,
-      vectors.byteOffset + first * dimension * 4,
-      shardItems * dimension * 4,
-    );
-    files[indexShardFile(shard)] = await writeFileSynced(
-      path.join(dir, indexShardFile(shard)),
-      [encodeFaissHeader(dimension, shardItems), ...slices(payload, VECTOR_WRITE_CHUNK)],
-      async (part) => {
-        if (shard === 0 && part === 0) await onHeaderWritten();
-        await yieldToEventLoop();
-      },
-    );
-  }
-  if (shards === 0) await onHeaderWritten();
 }
 
 /** Every shard the manifest lists, verified, into one Float32Array (index order). */

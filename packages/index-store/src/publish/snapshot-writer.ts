@@ -2,8 +2,10 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createLogger, type Logger } from '@lookalike/config';
 import { sameModel } from '@lookalike/contracts';
+import type { LinearProjection } from '@lookalike/projection';
 import {
   ModelMismatchError,
+  ProjectionConflictError,
   SnapshotCorruptError,
   SnapshotNotFoundError,
   StaleWriterError,
@@ -14,7 +16,6 @@ import {
   SNAPSHOTS_DIR,
   TMP_DIR,
   assertLittleEndian,
-  defaultShardSize,
   parseVersionDirName,
   snapshotDir,
   snapshotsDir,
@@ -29,6 +30,7 @@ import { loadSnapshot } from '../read/load';
 import type { ModelIdentity, PublishResult, PublishStep, Snapshot, SnapshotChange } from '../types';
 import { applyChange } from './apply-change';
 import { writeSnapshotFiles, type BuildSettings } from './build';
+import { planSegments } from './segment-plan';
 import { collectGarbage, removeSnapshotDir, type GcSettings } from './gc';
 import { WriterLock } from './lock';
 import { checkWriterOptions, type SnapshotWriterOptions } from './writer-options';
@@ -59,7 +61,6 @@ export class SnapshotWriter {
   private readonly lockTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly onStep: SnapshotWriterOptions['onStep'];
-  private readonly shardSize: number;
   private readonly ann: AnnSpec | null;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: Cached | null = null;
@@ -75,7 +76,6 @@ export class SnapshotWriter {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 120_000;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.onStep = options.onStep;
-    this.shardSize = options.shardSize ?? defaultShardSize(this.model.dimension);
     this.ann = options.indexFactory
       ? { factory: options.indexFactory, parameters: { ...(options.searchParameters ?? {}) } }
       : null;
@@ -130,7 +130,6 @@ export class SnapshotWriter {
   private buildSettings(): BuildSettings {
     return {
       model: this.model,
-      shardSize: this.shardSize,
       ann: this.ann,
       logger: this.logger,
       step: (step) => this.step(step),
@@ -149,7 +148,7 @@ export class SnapshotWriter {
   }
 
   private async publishSerial(change: SnapshotChange): Promise<PublishResult> {
-    const normalized = await validateChange(change, this.model.dimension);
+    const normalized = await validateChange(change, this.model);
     await this.step('change-validated');
     for (let attempt = 1; ; attempt++) {
       const lock = await WriterLock.acquire(this.dataDir, {
@@ -230,6 +229,26 @@ export class SnapshotWriter {
     return Math.max(0, ...names.map(parseVersionDirName).filter((v): v is number => v !== null));
   }
 
+  /** The projection the next version is in: the change's, else the base's while it fits the writer's model. */
+  private nextProjection(base: SnapshotImpl | null, change: NormalizedChange): LinearProjection | null {
+    if (change.projection !== undefined) {
+      const current = base?.projection?.id ?? null;
+      // Refused before anything is built: the fit was made against another projection than the current one.
+      if (current !== change.projectionReplaces)
+        throw new ProjectionConflictError(change.projectionReplaces, current, base?.version ?? 0);
+      return change.projection;
+    }
+    const carried = base?.projector() ?? null;
+    if (carried && !sameModel(carried.descriptor.model, this.model)) {
+      this.logger.warn(
+        { projection: carried.descriptor.id, model: this.model.id },
+        'the current projection maps another model; publishing without a projection',
+      );
+      return null;
+    }
+    return carried;
+  }
+
   private async publishLocked(lock: WriterLock, change: NormalizedChange): Promise<PublishResult> {
     const basePointer = await this.readPointer();
     const base = basePointer ? await this.snapshotFor(basePointer) : null;
@@ -241,12 +260,11 @@ export class SnapshotWriter {
         { snapshotModel: base.model, writerModel: this.model },
       );
     }
-    const next = await applyChange(
-      base,
-      await withDerivedAttachments(change, base),
-      this.model.dimension,
-      new Date().toISOString(),
-    );
+    const projection = this.nextProjection(base, change);
+    const projectionChanged = (projection?.descriptor.id ?? null) !== (base?.projection?.id ?? null);
+    const derived = await withDerivedAttachments(change, base);
+    // A projection change alone is a change: it re-projects every item.
+    const next = await applyChange(base, derived, new Date().toISOString(), projectionChanged);
     if (!next) {
       return {
         published: false,
@@ -255,8 +273,18 @@ export class SnapshotWriter {
         upserted: [],
         deleted: [],
         unknownDeletes: change.deletes,
+        bytesWritten: 0,
       };
     }
+    const plan = await planSegments({
+      base,
+      dataDir: this.dataDir,
+      next,
+      projection,
+      projectionChanged,
+      replaceAll: change.replaceAll,
+      rawDimension: this.model.dimension,
+    });
     const version = Math.max(basePointer?.version ?? 0, await this.highestSnapshotDir()) + 1;
     const createdAt = new Date().toISOString();
     const buildDir = path.join(this.dataDir, TMP_DIR, tempName('build'));
@@ -266,16 +294,26 @@ export class SnapshotWriter {
     try {
       await fsp.mkdir(buildDir);
       await this.step('build-dir-created');
-      const manifestText = await writeSnapshotFiles(
+      const { manifest, manifestText, bytesWritten } = await writeSnapshotFiles(
         buildDir,
         {
           version,
           createdAt,
           basedOn: base?.version ?? null,
           fence: lock.token,
-          items: next.items,
-          vectors: next.vectors,
+          count: next.items.length,
+          served: plan.served,
+          projection,
+          kept: plan.kept,
+          segment: plan.segment,
           attachments: next.attachments,
+          base: base
+            ? {
+                dir: snapshotDir(this.dataDir, base.version),
+                manifest: base.manifest,
+                attachments: base.attachmentMap(),
+              }
+            : null,
         },
         this.buildSettings(),
       );
@@ -311,13 +349,24 @@ export class SnapshotWriter {
         builtAt: createdAt,
         basedOn: base?.version ?? null,
         model: this.model,
-        shardSize: this.shardSize,
+        manifest,
+        projection,
         items: next.items,
-        vectors: next.vectors,
+        vectors: plan.served,
         attachments: next.attachments,
       });
       this.cache = { pointer, snapshot };
-      this.logger.info({ version, count: snapshot.count, fence: lock.token }, 'snapshot published');
+      this.logger.info(
+        {
+          version,
+          count: snapshot.count,
+          fence: lock.token,
+          segments: manifest.segments?.length ?? 0,
+          rewritten: plan.full,
+          bytesWritten,
+        },
+        'snapshot published',
+      );
       await collectGarbage(this.gcSettings(), version, basePointer?.version ?? null);
       return {
         published: true,
@@ -326,6 +375,7 @@ export class SnapshotWriter {
         upserted: [...change.upserts.keys()],
         deleted: next.deleted,
         unknownDeletes: next.unknownDeletes,
+        bytesWritten,
       };
     } finally {
       if (!committed) {

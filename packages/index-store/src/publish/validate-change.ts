@@ -1,8 +1,10 @@
 import { METADATA_LIMITS, isItemSource } from '@lookalike/contracts';
-import { InvalidChangeError } from '../errors';
+import { LinearProjection } from '@lookalike/projection';
+import { sameModel } from '@lookalike/contracts';
+import { InvalidChangeError, ProjectionModelMismatchError } from '../errors';
 import { ATTACHMENT_NAME, ITEM_ID } from '../format/layout';
 import { yieldToEventLoop } from '../fsutil';
-import type { ItemInput, Snapshot, SnapshotChange } from '../types';
+import type { ItemInput, ModelIdentity, Snapshot, SnapshotChange } from '../types';
 
 const MAX_METADATA_FIELDS = METADATA_LIMITS.maxFields;
 const MAX_METADATA_STRING = METADATA_LIMITS.maxStringLength;
@@ -17,9 +19,17 @@ export interface NormalizedChange {
   attachments: Map<string, Uint8Array | null>;
   replaceAll: boolean;
   deriveAttachments: SnapshotChange['deriveAttachments'];
+  /** Undefined: keep the base's; null: clear; else set (checked against the writer's model). */
+  projection: LinearProjection | null | undefined;
+  /** The projection id the change replaces (see SnapshotChange.projectionReplaces). */
+  projectionReplaces: string | null;
 }
 
-export async function validateChange(change: SnapshotChange, dimension: number): Promise<NormalizedChange> {
+export async function validateChange(
+  change: SnapshotChange,
+  model: ModelIdentity,
+): Promise<NormalizedChange> {
+  const { dimension } = model;
   if (typeof change !== 'object' || change === null) throw new InvalidChangeError('change must be an object');
   const { upserts, deletes } = change;
   if (!Array.isArray(upserts) || !Array.isArray(deletes))
@@ -65,7 +75,26 @@ export async function validateChange(change: SnapshotChange, dimension: number):
   }
   if (change.deriveAttachments !== undefined && typeof change.deriveAttachments !== 'function')
     throw new InvalidChangeError('deriveAttachments must be a function');
+  const { projection, projectionReplaces } = change;
+  if (projection !== undefined) {
+    if (projection !== null && !(projection instanceof LinearProjection))
+      throw new InvalidChangeError('projection must be a LinearProjection or null');
+    if (
+      projectionReplaces === undefined ||
+      (projectionReplaces !== null && typeof projectionReplaces !== 'string')
+    )
+      throw new InvalidChangeError(
+        'projectionReplaces (the id of the projection current when this one was fitted, or null) is required with projection',
+      );
+    if (projection && !sameModel(projection.descriptor.model, model))
+      throw new ProjectionModelMismatchError(
+        `The projection maps embeddings of model ${projection.descriptor.model.id}; this writer publishes ${model.id}`,
+        { projectionModel: projection.descriptor.model, writerModel: model },
+      );
+  }
   return {
+    projection,
+    projectionReplaces: projectionReplaces ?? null,
     upserts: byId,
     deletes: deleteIds,
     attachments,

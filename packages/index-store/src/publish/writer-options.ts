@@ -21,7 +21,10 @@ export interface SnapshotWriterOptions {
   lockTimeoutMs?: number;
   /** Publish attempts when this writer is fenced off by a newer one (default 3). */
   maxAttempts?: number;
-  /** Vectors per FAISS shard file (default: 32 MB worth, 6553 at d=1280). */
+  /**
+   * Format 1 only (vectors per FAISS shard file); format 2 writes one file per segment and ignores it.
+   * Still accepted so existing configurations keep working.
+   */
   shardSize?: number;
   /**
    * Also publish an approximate index built with this faiss index_factory description (inner product),

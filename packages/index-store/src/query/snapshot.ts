@@ -1,5 +1,7 @@
 import type { Index } from 'faiss-node';
 import { FieldIndex, type FieldFacet } from '@lookalike/filter';
+import type { LinearProjection, ProjectionDescriptor } from '@lookalike/projection';
+import type { Manifest } from '../format/manifest';
 import { InvalidQueryError } from '../errors';
 import { WorkSlicer } from '../fsutil';
 import type {
@@ -20,11 +22,13 @@ export interface SnapshotParts {
   builtAt: string;
   basedOn: number | null;
   model: ModelIdentity;
-  /** Vectors per shard file (the on-disk layout; searches run over all vectors at once). */
-  shardSize: number;
+  /** The manifest it was loaded from (or published with): its segments and file checksums, for the writer. */
+  manifest: Manifest;
+  /** The projection served vectors are in (its descriptor is manifest.projection), or null. */
+  projection: LinearProjection | null;
   /** Index order; frozen. */
   items: StoredItem[];
-  /** items.length × model.dimension floats, index order. */
+  /** items.length × served dimension floats, index order. */
   vectors: Float32Array;
   attachments: Map<string, Uint8Array>;
 }
@@ -50,6 +54,11 @@ export class SnapshotImpl implements Snapshot, SearchSource {
   readonly dimension: number;
   readonly builtAt: string;
   readonly basedOn: number | null;
+  readonly projection: ProjectionDescriptor | null;
+  /** Internal: the manifest (segments, file checksums) the writer builds the next version from. */
+  readonly manifest: Manifest;
+  private readonly projectionValue: LinearProjection | null;
+  private segmentRows: { segment: Int32Array; row: Int32Array } | null = null;
   /** Internal: index order, shared with the writer that builds the next version. */
   readonly items: readonly StoredItem[];
   readonly vectors: Float32Array;
@@ -66,7 +75,10 @@ export class SnapshotImpl implements Snapshot, SearchSource {
     this.version = parts.version;
     this.count = parts.items.length;
     this.model = Object.freeze({ ...parts.model });
-    this.dimension = parts.model.dimension;
+    this.dimension = parts.manifest.dimension;
+    this.manifest = parts.manifest;
+    this.projectionValue = parts.projection;
+    this.projection = parts.projection ? Object.freeze({ ...parts.projection.descriptor }) : null;
     this.builtAt = parts.builtAt;
     this.basedOn = parts.basedOn;
     this.items = parts.items;
@@ -87,11 +99,10 @@ export class SnapshotImpl implements Snapshot, SearchSource {
 
   /** Builds the lookup structures, yielding to the event loop every few thousand items. */
   static async create(parts: SnapshotParts, options: SnapshotBuildOptions = {}): Promise<SnapshotImpl> {
-    const { items, vectors, model } = parts;
-    if (vectors.length !== items.length * model.dimension)
-      throw new Error(
-        `snapshot has ${vectors.length} floats for ${items.length} items of ${model.dimension}`,
-      );
+    const { items, vectors } = parts;
+    const { dimension } = parts.manifest;
+    if (vectors.length !== items.length * dimension)
+      throw new Error(`snapshot has ${vectors.length} floats for ${items.length} items of ${dimension}`);
     const slicer = options.slicer ?? new WorkSlicer();
     const positions = new Map<string, number>();
     for (let i = 0; i < items.length; i++) {
@@ -106,6 +117,37 @@ export class SnapshotImpl implements Snapshot, SearchSource {
         slicer.maybeYield(),
       );
     return snapshot;
+  }
+
+  projector(): LinearProjection | null {
+    return this.projectionValue;
+  }
+
+  /**
+   * Internal (writer): each position's segment (index into manifest.segments) and row in that segment's
+   * files; null for a format-1 snapshot. Built on first use.
+   */
+  segmentRowsOf(): { segment: Int32Array; row: Int32Array } | null {
+    const segments = this.manifest.segments;
+    if (!segments) return null;
+    if (this.segmentRows) return this.segmentRows;
+    const segment = new Int32Array(this.count);
+    const row = new Int32Array(this.count);
+    let position = 0;
+    segments.forEach((entry, index) => {
+      let nextDead = 0;
+      for (let r = 0; r < entry.rows; r++) {
+        if (entry.dead[nextDead] === r) {
+          nextDead++;
+          continue;
+        }
+        segment[position] = index;
+        row[position] = r;
+        position++;
+      }
+    });
+    this.segmentRows = { segment, row };
+    return this.segmentRows;
   }
 
   get(id: string): StoredItem | undefined {

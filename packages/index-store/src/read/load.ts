@@ -5,14 +5,23 @@ import type { Index } from 'faiss-node';
 import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from '../errors';
 import { readAnnFile } from '../format/ann-file';
 import { readAttachments } from '../format/attachments';
-import { readItems } from '../format/items';
-import { MANIFEST_FILE, assertLittleEndian, snapshotDir } from '../format/layout';
-import { decodeManifest, type Manifest } from '../format/manifest';
+import { LinearProjection } from '@lookalike/projection';
+import { decodeItemsData, readItems, readItemsFile } from '../format/items';
+import {
+  MANIFEST_FILE,
+  PROJECTION_FILE,
+  assertLittleEndian,
+  segmentFile,
+  snapshotDir,
+} from '../format/layout';
+import { decodeManifest, readListedFile, type Manifest } from '../format/manifest';
+import { readVectorFile } from '../format/segments';
 import { readVectorShards } from '../format/vectors';
 import { WorkSlicer, errorMessage, isErrno, sha256Hex } from '../fsutil';
 import { applySearchParameters, type SearchParameters } from '../query/ann';
 import { SnapshotImpl } from '../query/snapshot';
-import type { ModelIdentity } from '../types';
+import type { ModelIdentity, StoredItem } from '../types';
+import { readSegmentsInWorker } from './worker-read';
 
 export interface LoadOptions {
   /** The manifest checksum the pointer names; the manifest must match it. */
@@ -25,6 +34,11 @@ export interface LoadOptions {
   eager: boolean;
   /** Overrides the search parameters an approximate index was published with (nprobe, efSearch, …). */
   searchParameters?: SearchParameters;
+  /**
+   * Read and verify the segment files in a worker thread (format 2), so the event loop only parses
+   * item records (readers serving queries); default: on the calling thread, time-sliced.
+   */
+  readInWorker?: boolean;
 }
 
 function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
@@ -89,8 +103,15 @@ export async function loadSnapshot(
   // One time budget for the whole load: it yields every ~40 ms of work, not after every step.
   const slicer = new WorkSlicer();
   try {
-    const vectors = await readVectorShards(dir, manifest, slicer);
-    const items = await readItems(dir, manifest, slicer);
+    const projection = manifest.projection ? await readProjection(dir, manifest, slicer) : null;
+    const { vectors, items } = manifest.segments
+      ? options.readInWorker
+        ? await readSegmentsViaWorker(dir, manifest, slicer)
+        : await readSegments(dir, manifest, slicer)
+      : {
+          vectors: await readVectorShards(dir, manifest, slicer),
+          items: await readItems(dir, manifest, slicer),
+        };
     const attachments = await readAttachments(dir, manifest, slicer);
     let ann: { index: Index; factory: string } | undefined;
     if (options.loadFaiss && manifest.ann) {
@@ -106,7 +127,8 @@ export async function loadSnapshot(
         builtAt: manifest.createdAt,
         basedOn: manifest.basedOn,
         model: manifest.model,
-        shardSize: manifest.shardSize,
+        manifest,
+        projection,
         items,
         vectors,
         attachments,
@@ -117,4 +139,105 @@ export async function loadSnapshot(
     if (err instanceof SnapshotCorruptError) throw err;
     throw corrupt(version, errorMessage(err), err);
   }
+}
+
+/**
+ * projection.bin, verified against its checksum and against the manifest: the descriptor it decodes to
+ * must be the manifest's (same id, so the same map), for the snapshot's model, onto its served
+ * dimension. Anything else is refused as a whole: a reader never serves vectors of one space with a
+ * projection of another.
+ */
+async function readProjection(
+  dir: string,
+  manifest: Manifest,
+  slicer: WorkSlicer,
+): Promise<LinearProjection> {
+  const bytes = await readListedFile(dir, PROJECTION_FILE, manifest, slicer);
+  let projection: LinearProjection;
+  try {
+    projection = LinearProjection.decode(bytes);
+  } catch (err) {
+    throw corrupt(manifest.version, `${PROJECTION_FILE}: ${errorMessage(err)}`, err);
+  }
+  const { descriptor } = projection;
+  if (descriptor.id !== manifest.projection?.id)
+    throw corrupt(
+      manifest.version,
+      `${PROJECTION_FILE} is projection ${descriptor.id}, the manifest names ${manifest.projection?.id}`,
+    );
+  if (!sameModel(descriptor.model, manifest.model))
+    throw new ModelMismatchError(
+      `Snapshot version ${manifest.version}'s projection maps model ${descriptor.model.id}, not its model ${manifest.model.id}`,
+      { version: manifest.version, projectionModel: descriptor.model, snapshotModel: manifest.model },
+    );
+  if (descriptor.outputDimension !== manifest.dimension)
+    throw corrupt(
+      manifest.version,
+      `${PROJECTION_FILE} projects to ${descriptor.outputDimension}, served dimension is ${manifest.dimension}`,
+    );
+  return projection;
+}
+
+/** The live rows of every segment (served vectors and items; never the raw files), in index order. */
+async function readSegments(
+  dir: string,
+  manifest: Manifest,
+  slicer: WorkSlicer,
+): Promise<{ vectors: Float32Array; items: StoredItem[] }> {
+  const vectors = new Float32Array(manifest.count * manifest.dimension);
+  const items = new Array<StoredItem>(manifest.count);
+  let at = 0;
+  let position = 0;
+  for (const segment of manifest.segments ?? []) {
+    at = await readVectorFile(
+      dir,
+      segmentFile(segment.id, 'served'),
+      manifest,
+      segment.rows,
+      manifest.dimension,
+      segment.dead,
+      vectors,
+      at,
+      slicer,
+    );
+    position = await readItemsFile(
+      dir,
+      segmentFile(segment.id, 'items'),
+      manifest,
+      segment.rows,
+      segment.dead,
+      items,
+      position,
+      slicer,
+    );
+  }
+  if (position !== manifest.count)
+    throw corrupt(manifest.version, `segments hold ${position} items, expected ${manifest.count}`);
+  return { vectors, items };
+}
+
+/** readSegments with the file work in a worker thread (see worker-read.ts); only the item records are parsed here. */
+async function readSegmentsViaWorker(
+  dir: string,
+  manifest: Manifest,
+  slicer: WorkSlicer,
+): Promise<{ vectors: Float32Array; items: StoredItem[] }> {
+  const { vectors, items: itemFiles } = await readSegmentsInWorker(dir, manifest);
+  const items = new Array<StoredItem>(manifest.count);
+  let position = 0;
+  for (const [index, segment] of (manifest.segments ?? []).entries()) {
+    position = await decodeItemsData(
+      itemFiles[index] as Buffer,
+      segmentFile(segment.id, 'items'),
+      manifest,
+      segment.rows,
+      segment.dead,
+      items,
+      position,
+      slicer,
+    );
+  }
+  if (position !== manifest.count)
+    throw corrupt(manifest.version, `segments hold ${position} items, expected ${manifest.count}`);
+  return { vectors, items };
 }

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { POINTER_FILE, SNAPSHOTS_DIR } from '@lookalike/contracts';
 import { readPointer, switchPointer } from '../../src';
 import { encodeItem, encodeItemChunks, legacySource } from '../../src/format/items';
-import { indexShardFile, parseVersionDirName, snapshotDir, versionDirName } from '../../src/format/layout';
+import {
+  indexShardFile,
+  parseVersionDirName,
+  segmentFile,
+  snapshotDir,
+  versionDirName,
+} from '../../src/format/layout';
 import { decodeManifest, encodeManifest, type Manifest } from '../../src/format/manifest';
 import { decodePointer, encodePointer } from '../../src/format/pointer';
 import { FAISS_HEADER_BYTES, checkFaissHeader, encodeFaissHeader } from '../../src/format/vectors';
@@ -55,6 +61,8 @@ describe('format codecs', () => {
       dimension: TEST_MODEL.dimension,
       count: 3,
       shardSize: 2,
+      projection: null,
+      segments: null,
       metric: 'inner_product',
       files: {
         [indexShardFile(0)]: { bytes: 1, sha256: SHA },
@@ -69,9 +77,76 @@ describe('format codecs', () => {
     expect(() => decodeManifest(encodeManifest({ ...manifest, files: missingShard }))).toThrow(
       'manifest lists no checksum for index.00001.faiss',
     );
-    expect(() => decodeManifest(encodeManifest({ ...manifest, format: 'other' }))).toThrow(
-      'unknown manifest format',
+    expect(() =>
+      decodeManifest(encodeManifest({ ...manifest, format: 'other' as Manifest['format'] })),
+    ).toThrow('unknown manifest format');
+  });
+
+  it('manifest format 2: segments with dead rows and a projection round trip; every listed file is required', () => {
+    const projection = {
+      kind: 'test',
+      id: '0123456789abcdef',
+      model: TEST_MODEL,
+      inputDimension: TEST_MODEL.dimension,
+      outputDimension: 8,
+      fittedOn: 10,
+      fittedAt: '2026-01-01T00:00:00.000Z',
+      inputPower: 1,
+    };
+    const entry = { bytes: 1, sha256: SHA };
+    const manifest: Manifest = {
+      format: 'lookalike-snapshot/2',
+      version: 7,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      basedOn: 6,
+      fence: 5,
+      model: TEST_MODEL,
+      dimension: 8,
+      count: 5,
+      shardSize: 0,
+      projection,
+      segments: [
+        { id: 3, rows: 4, dead: [0, 2] },
+        { id: 7, rows: 3, dead: [] },
+      ],
+      metric: 'inner_product',
+      files: Object.fromEntries(
+        [
+          'projection.bin',
+          ...[3, 7].flatMap((id) =>
+            (['served', 'raw', 'items'] as const).map((kind) => segmentFile(id, kind)),
+          ),
+        ].map((name) => [name, entry]),
+      ),
+      attachments: [],
+    };
+    expect(decodeManifest(encodeManifest(manifest))).toEqual(manifest);
+    const { [segmentFile(3, 'raw')]: _raw, ...noRaw } = manifest.files;
+    expect(() => decodeManifest(encodeManifest({ ...manifest, files: noRaw }))).toThrow(
+      'manifest lists no checksum for seg.000000000003.raw.f32',
     );
+    expect(() => decodeManifest(encodeManifest({ ...manifest, count: 6 }))).toThrow(
+      '5 live rows, count says 6',
+    );
+    expect(() =>
+      decodeManifest(
+        encodeManifest({ ...manifest, projection: { ...projection, model: { ...TEST_MODEL, id: 'x' } } }),
+      ),
+    ).toThrow('projection was fitted for another model');
+    expect(() => decodeManifest(encodeManifest({ ...manifest, dimension: 9 }))).toThrow(
+      'differs from its projection output dimension',
+    );
+    expect(() =>
+      decodeManifest(
+        encodeManifest({
+          ...manifest,
+          segments: [
+            { id: 3, rows: 4, dead: [2, 0] },
+            { id: 7, rows: 3, dead: [] },
+          ],
+        }),
+      ),
+    ).toThrow('invalid dead rows');
   });
 
   it('vectors: the IndexFlatIP header faiss writes, and what is wrong with another', () => {

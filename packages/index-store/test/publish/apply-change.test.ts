@@ -2,7 +2,7 @@ import type { ItemInput, SnapshotChange, StoredItem } from '../../src';
 import { applyAttachments, applyChange, storedItem, type ChangeBase } from '../../src/publish/apply-change';
 import { validateChange, type NormalizedChange } from '../../src/publish/validate-change';
 
-/** Pure: a change applied to an item list and its vectors, no files, no faiss. */
+/** Pure: a change applied to an item list, no files, no faiss. */
 const DIMENSION = 2;
 const AT = '2026-01-02T03:04:05.000Z';
 
@@ -18,7 +18,7 @@ function input(id: string, v: Float32Array, metadata: ItemInput['metadata'] = {}
 function baseOf(
   entries: Array<[id: string, vector: Float32Array]>,
   attachments: Record<string, string> = {},
-): ChangeBase {
+): ChangeBase & { vectors: Float32Array } {
   const items: StoredItem[] = entries.map(([id]) =>
     Object.freeze({ id, metadata: { from: 'base' }, contentHash: `old-${id}`, indexedAt: 'before' }),
   );
@@ -36,7 +36,10 @@ function baseOf(
 }
 
 function normalize(change: Partial<SnapshotChange>): Promise<NormalizedChange> {
-  return validateChange({ upserts: [], deletes: [], ...change }, DIMENSION);
+  return validateChange(
+    { upserts: [], deletes: [], ...change },
+    { id: 'm', sha256: 's', dimension: DIMENSION },
+  );
 }
 
 const idsOf = (items: StoredItem[]) => items.map((item) => item.id);
@@ -49,10 +52,14 @@ describe('applyChange (pure)', () => {
         input('a', vector(0, 1)),
       ],
     });
-    const next = await applyChange(null, change, DIMENSION, AT);
+    const next = await applyChange(null, change, AT);
     expect(next).not.toBeNull();
     expect(idsOf(next!.items)).toEqual(['b', 'a']);
-    expect(Array.from(next!.vectors)).toEqual([1, 0, 0, 1]);
+    expect(next!.upserts.map((u) => Array.from(u.vector))).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(Array.from(next!.kept)).toEqual([]);
     expect(next!.items[0]).toEqual({
       id: 'b',
       metadata: { colour: 'red' },
@@ -65,10 +72,10 @@ describe('applyChange (pure)', () => {
     expect(next!.items[1]).not.toHaveProperty('source');
     expect(next!.deleted).toEqual([]);
     // An empty first change still makes a (first, empty) version.
-    expect(await applyChange(null, await normalize({}), DIMENSION, AT)).toMatchObject({ items: [] });
+    expect(await applyChange(null, await normalize({}), AT)).toMatchObject({ items: [] });
   });
 
-  it('replaces upserts in place, appends new ids, drops deletes and reports unknown ones', async () => {
+  it('keeps the rest in order, moves replaced ids to the end with the new ones, drops deletes, reports unknown ones', async () => {
     const base = baseOf([
       ['a', vector(1, 1)],
       ['b', vector(2, 2)],
@@ -78,12 +85,13 @@ describe('applyChange (pure)', () => {
       upserts: [input('new', vector(9, 9)), input('b', vector(5, 5))],
       deletes: ['a', 'ghost'],
     });
-    const next = await applyChange(base, change, DIMENSION, AT);
-    expect(idsOf(next!.items)).toEqual(['b', 'c', 'new']);
-    expect(Array.from(next!.vectors)).toEqual([5, 5, 3, 3, 9, 9]);
-    expect(next!.items[0]).toMatchObject({ contentHash: 'h-b', indexedAt: AT });
+    const next = await applyChange(base, change, AT);
+    expect(idsOf(next!.items)).toEqual(['c', 'new', 'b']);
+    expect(Array.from(next!.kept)).toEqual([2]);
+    expect(next!.upserts.map((u) => u.id)).toEqual(['new', 'b']);
+    expect(next!.items[2]).toMatchObject({ contentHash: 'h-b', indexedAt: AT });
     // Untouched items are carried as they were (the same frozen object).
-    expect(next!.items[1]).toBe(base.itemAt(2));
+    expect(next!.items[0]).toBe(base.itemAt(2));
     expect(next!.deleted).toEqual(['a']);
     expect(next!.unknownDeletes).toEqual(['ghost']);
     // The base is not modified.
@@ -93,18 +101,20 @@ describe('applyChange (pure)', () => {
 
   it('a later upsert of the same id in one change wins', async () => {
     const change = await normalize({ upserts: [input('a', vector(1, 0)), input('a', vector(0, 1))] });
-    const next = await applyChange(null, change, DIMENSION, AT);
+    const next = await applyChange(null, change, AT);
     expect(idsOf(next!.items)).toEqual(['a']);
-    expect(Array.from(next!.vectors)).toEqual([0, 1]);
+    expect(Array.from(next!.upserts[0]!.vector)).toEqual([0, 1]);
   });
 
   it('a change that alters nothing gives null (no new version)', async () => {
     const base = baseOf([['a', vector(1, 1)]]);
-    expect(await applyChange(base, await normalize({ deletes: ['ghost'] }), DIMENSION, AT)).toBeNull();
-    expect(await applyChange(base, await normalize({}), DIMENSION, AT)).toBeNull();
+    expect(await applyChange(base, await normalize({ deletes: ['ghost'] }), AT)).toBeNull();
+    expect(await applyChange(base, await normalize({}), AT)).toBeNull();
+    // Unless something else changes (a projection): then it is the base as it is.
+    expect(await applyChange(base, await normalize({}), AT, true)).toMatchObject({ upserts: [] });
     // An attachment alone is a change.
     const withAttachment = await normalize({ attachments: { 'r.json': Buffer.from('1') } });
-    expect(await applyChange(base, withAttachment, DIMENSION, AT)).not.toBeNull();
+    expect(await applyChange(base, withAttachment, AT)).not.toBeNull();
   });
 
   it('replaceAll publishes exactly the upserts and reports every other base item deleted', async () => {
@@ -118,9 +128,9 @@ describe('applyChange (pure)', () => {
       deletes: ['a', 'never-there'],
       replaceAll: true,
     });
-    const next = await applyChange(base, change, DIMENSION, AT);
+    const next = await applyChange(base, change, AT);
     expect(idsOf(next!.items)).toEqual(['c', 'z']);
-    expect(Array.from(next!.vectors)).toEqual([7, 7, 8, 8]);
+    expect(Array.from(next!.kept)).toEqual([]);
     expect(next!.deleted).toEqual(['a', 'b']);
     expect(next!.unknownDeletes).toEqual(['never-there']);
   });
@@ -129,7 +139,7 @@ describe('applyChange (pure)', () => {
     const base = baseOf([['a', vector(1, 1)]], { keep: 'k', drop: 'd', swap: 'old' });
     const content = Buffer.from('new');
     const change = await normalize({ attachments: { drop: null, swap: content, added: Buffer.from('+') } });
-    const next = await applyChange(base, change, DIMENSION, AT);
+    const next = await applyChange(base, change, AT);
     const texts = Object.fromEntries(
       [...next!.attachments].map(([name, bytes]) => [name, Buffer.from(bytes).toString()]),
     );
@@ -152,7 +162,7 @@ describe('applyChange (pure)', () => {
     expect(Buffer.from(same.attachments.get('ranking')!).toString()).toBe('features');
     // Derived attachments recomputed identically for a delete of an absent id: no new version.
     const ghost = await normalize({ deletes: ['ghost'], attachments: { ranking: Buffer.from('features') } });
-    expect(await applyChange(base, ghost, DIMENSION, AT)).toBeNull();
+    expect(await applyChange(base, ghost, AT)).toBeNull();
     // Other bytes (even of the same length), or removing one that is there, are a change.
     expect(
       applyAttachments(base.attachmentMap(), new Map([['ranking', Buffer.from('Features')]])).changed,

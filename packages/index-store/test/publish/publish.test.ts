@@ -8,7 +8,7 @@ describe('publishing changes (real files)', () => {
   });
   afterEach(() => data.cleanup());
 
-  it('upserts replace in place, deletes of unknown ids are reported, metadata fields are listed', async () => {
+  it('upserts replace (moving to the end), deletes of unknown ids are reported, metadata fields are listed', async () => {
     const dimension = 8;
     const random = rng(5);
     const writer = await SnapshotWriter.open({ dataDir: data.dir, model: modelOf(dimension) });
@@ -27,6 +27,7 @@ describe('publishing changes (real files)', () => {
       upserted: ['a', 'b', 'c'],
       deleted: [],
       unknownDeletes: ['ghost'],
+      bytesWritten: expect.any(Number),
     });
     const newB = unitVector(random, dimension);
     const second = await writer.publish({
@@ -40,9 +41,10 @@ describe('publishing changes (real files)', () => {
       upserted: ['b'],
       deleted: ['a'],
       unknownDeletes: ['zzz'],
+      bytesWritten: expect.any(Number),
     });
     const snapshot = (await writer.latest()) as Snapshot;
-    expect([...snapshot.ids()]).toEqual(['b', 'c']);
+    expect([...snapshot.ids()]).toEqual(['c', 'b']);
     expect(snapshot.get('b')).toMatchObject({ id: 'b', metadata: { colour: 'green' }, contentHash: 'h2' });
     expect(Array.from(snapshot.vectorOf('b') as Float32Array)).toEqual(Array.from(newB));
     expect(snapshot.get('a')).toBeUndefined();
@@ -58,6 +60,7 @@ describe('publishing changes (real files)', () => {
       upserted: [],
       deleted: [],
       unknownDeletes: ['a'],
+      bytesWritten: 0,
     });
     await writer.close();
   });
@@ -98,6 +101,7 @@ describe('publishing changes (real files)', () => {
       upserted: ['y'],
       deleted: ['x'],
       unknownDeletes: ['never-there'],
+      bytesWritten: expect.any(Number),
     });
     const latest = (await other.latest()) as Snapshot;
     expect(latest.model).toEqual(otherModel);

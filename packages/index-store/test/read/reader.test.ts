@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SnapshotNotFoundError, SnapshotReader, SnapshotWriter, type Snapshot } from '../../src';
-import { HOST_TAG } from '../../src/format/layout';
+import { HOST_TAG, segmentFile } from '../../src/format/layout';
+
+const SERVED = segmentFile(1, 'served');
+const ITEMS = segmentFile(1, 'items');
 import { TEST_MODEL, item, rng, tempDataDir, unitVector, waitFor } from '../helpers';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
@@ -110,31 +113,28 @@ describe('SnapshotReader', () => {
         name: 'flipped byte in the vectors',
         stage: (v) =>
           stageVersion(data.dir, 1, v, (dir) => {
-            const file = path.join(dir, 'index.00000.faiss');
+            const file = path.join(dir, SERVED);
             const bytes = readFileSync(file);
             bytes.writeUInt8(bytes.readUInt8(bytes.length - 7) ^ 0x40, bytes.length - 7);
             writeFileSync(file, bytes);
           }),
-        reason: /index\.00000\.faiss checksum mismatch/,
+        reason: /seg\.000000000001\.served\.f32 checksum mismatch/,
       },
       {
         name: 'truncated items file',
         stage: (v) =>
           stageVersion(data.dir, 1, v, (dir) => {
-            const file = path.join(dir, 'items.ndjson');
+            const file = path.join(dir, ITEMS);
             writeFileSync(file, readFileSync(file).subarray(0, 100));
           }),
-        reason: /items\.ndjson is 100 bytes/,
+        reason: /seg\.000000000001\.items\.ndjson is 100 bytes/,
       },
       {
         name: 'half-written directory without a manifest',
         stage: (v) => {
           const dir = path.join(data.dir, 'snapshots', vdir(v));
           mkdirSync(dir, { recursive: true });
-          cpSync(
-            path.join(data.dir, 'snapshots', vdir(1), 'index.00000.faiss'),
-            path.join(dir, 'index.00000.faiss'),
-          );
+          cpSync(path.join(data.dir, 'snapshots', vdir(1), SERVED), path.join(dir, SERVED));
           writePointer(data.dir, v, goodManifest);
         },
         reason: /manifest\.json is missing/,
@@ -153,19 +153,15 @@ describe('SnapshotReader', () => {
         reason: /manifest checksum does not match the pointer/,
       },
       {
-        name: 'self-consistent files whose FAISS header lies about the dimension',
+        name: 'self-consistent files one row short of what the manifest says',
         stage: (v) =>
           stageVersion(data.dir, 1, v, (dir, manifest) => {
-            const file = path.join(dir, 'index.00000.faiss');
+            const file = path.join(dir, SERVED);
             const bytes = readFileSync(file);
-            bytes.writeInt32LE(TEST_MODEL.dimension * 2, 4);
-            writeFileSync(file, bytes);
-            (manifest.files as Record<string, unknown>)['index.00000.faiss'] = fileEntry(
-              dir,
-              'index.00000.faiss',
-            );
+            writeFileSync(file, bytes.subarray(0, bytes.length - TEST_MODEL.dimension * 4));
+            (manifest.files as Record<string, unknown>)[SERVED] = fileEntry(dir, SERVED);
           }),
-        reason: /index dimension 64/,
+        reason: /served\.f32 size in manifest does not fit 50 × 32 floats/,
       },
       {
         name: 'a snapshot of another model',

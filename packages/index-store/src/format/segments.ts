@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { closeSync, copyFileSync, fstatSync, fsyncSync, linkSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '@lookalike/config';
+import { SnapshotCorruptError } from '../errors';
+import { errorMessage, isErrno, slices, writeFileSynced, yieldToEventLoop, type WorkSlicer } from '../fsutil';
+import type { FileEntry, Manifest } from './manifest';
+
+/** Bytes written per part (and read per step): a few ms of I/O between event-loop turns. */
+const IO_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Writes a segment's vectors (rows × dimension float32 LE, no header) and fsyncs it. `onFirstPart`
+ * runs once the first part is on disk (a crash-test step; at once for an empty file).
+ */
+export async function writeVectorFile(
+  file: string,
+  vectors: Float32Array,
+  onFirstPart: () => Promise<void>,
+): Promise<FileEntry> {
+  const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  let first = true;
+  const entry = await writeFileSynced(file, slices(bytes, IO_CHUNK_BYTES), async () => {
+    if (first) await onFirstPart();
+    first = false;
+    await yieldToEventLoop();
+  });
+  if (first) await onFirstPart();
+  return entry;
+}
+
+/**
+ * Reads a segment's vector file (`rows` × `dimension` floats), verifying its size and sha256 against
+ * the manifest, and copies the rows not in `dead` (ascending) into `target` from float `at` on.
+ * Synchronous reads of 8 MB steps with time-sliced yields (see vectors.ts for why not awaited reads).
+ */
+export async function readVectorFile(
+  dir: string,
+  file: string,
+  manifest: Manifest,
+  rows: number,
+  dimension: number,
+  dead: readonly number[],
+  target: Float32Array,
+  at: number,
+  slicer: WorkSlicer,
+): Promise<number> {
+  const corrupt = (reason: string) => new SnapshotCorruptError(manifest.version, reason);
+  const expected = manifest.files[file];
+  const rowBytes = dimension * 4;
+  if (!expected || expected.bytes !== rows * rowBytes)
+    throw corrupt(`${file} size in manifest does not fit ${rows} × ${dimension} floats`);
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), 'r');
+  } catch (err) {
+    throw corrupt(`cannot read ${file}: ${errorMessage(err)}`);
+  }
+  try {
+    const { size } = fstatSync(fd);
+    if (size !== expected.bytes) throw corrupt(`${file} is ${size} bytes, expected ${expected.bytes}`);
+    const hash = createHash('sha256');
+    const rowsPerChunk = Math.max(1, Math.floor(IO_CHUNK_BYTES / rowBytes));
+    // With no dead rows the file is read straight into the target (aligned); else through a scratch chunk.
+    const scratch = dead.length > 0 ? new Float32Array(Math.min(rows, rowsPerChunk) * dimension) : null;
+    let position = at;
+    let nextDead = 0;
+    for (let first = 0; first < rows; first += rowsPerChunk) {
+      const chunkRows = Math.min(rowsPerChunk, rows - first);
+      const into = scratch
+        ? scratch.subarray(0, chunkRows * dimension)
+        : target.subarray(position, position + chunkRows * dimension);
+      const view = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+      readFully(fd, view, first * rowBytes);
+      hash.update(view);
+      if (!scratch) position += chunkRows * dimension;
+      else {
+        for (let r = 0; r < chunkRows; r++) {
+          if (dead[nextDead] === first + r) {
+            nextDead++;
+            continue;
+          }
+          target.set(scratch.subarray(r * dimension, (r + 1) * dimension), position);
+          position += dimension;
+        }
+      }
+      await slicer.maybeYield();
+    }
+    if (hash.digest('hex') !== expected.sha256) throw corrupt(`${file} checksum mismatch`);
+    return position;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readFully(fd: number, target: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < target.length) {
+    const bytesRead = readSync(fd, target, done, target.length - done, position + done);
+    if (bytesRead === 0) throw new Error('unexpected end of file');
+    done += bytesRead;
+  }
+}
+
+/**
+ * Puts an immutable file of the base version into the build directory: a hard link (no bytes written),
+ * or a copy where the file system refuses links (another device, no link support). Returns the bytes
+ * newly written (0 for a link).
+ */
+export function linkOrCopy(from: string, to: string, logger: Logger): number {
+  try {
+    linkSync(from, to);
+    return 0;
+  } catch (err) {
+    if (!isErrno(err, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK')) throw err;
+    logger.warn({ from, to, code: (err as NodeJS.ErrnoException).code }, 'hard link refused; copying');
+    copyFileSync(from, to);
+    // A copy is new data: durable before the manifest that lists it (the links' data already is).
+    const fd = openSync(to, 'r+');
+    try {
+      fsyncSync(fd);
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
