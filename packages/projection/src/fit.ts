@@ -1,6 +1,6 @@
 import type { ModelIdentity } from '@lookalike/contracts';
 import { seededRandom } from '@lookalike/ranking';
-import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
+import { CholeskyDecomposition, EigenvalueDecomposition, Matrix, QrDecomposition, inverse } from 'ml-matrix';
 import { multiplyTransposed, transpose } from './blas';
 import { LinearProjection } from './linear-projection';
 
@@ -80,6 +80,29 @@ function fromMatrix(m: Matrix): Float32Array {
   return out;
 }
 
+/**
+ * Orthonormal basis Qᵀ (l × d) of the rows of yᵀ (l × d). CholeskyQR2 — Gram matrix by BLAS, Cholesky
+ * and triangular inverse in ml-matrix on the small l × l side, twice (the second pass restores the
+ * orthogonality the first loses to float32) — is ~20× faster than ml-matrix's Householder QR of the
+ * d × l matrix (3 s at 2304 × 320). Falls back to that QR when the Gram matrix is not positive definite
+ * (a rank-deficient subspace).
+ */
+function orthonormalRows(yt: Float32Array, l: number, d: number): Float32Array {
+  let rows = yt;
+  for (let pass = 0; pass < 2; pass++) {
+    const gram = toMatrix(multiplyTransposed(rows, rows, d), l, l);
+    const cholesky = new CholeskyDecomposition(gram.add(gram.transpose()).mul(0.5));
+    if (!cholesky.isPositiveDefinite()) {
+      const q = new QrDecomposition(toMatrix(yt, l, d).transpose()).orthogonalMatrix;
+      return fromMatrix(q.transpose());
+    }
+    // Y = Q·Lᵀ, so Qᵀ = L⁻¹·Yᵀ.
+    const lowerInverse = fromMatrix(inverse(cholesky.lowerTriangularMatrix));
+    rows = multiplyTransposed(lowerInverse, transpose(rows, l, d), l);
+  }
+  return rows;
+}
+
 /** Symmetric eigen-decomposition, largest eigenvalue first: values and (columns of) vectors. */
 function symmetricEigen(a: Matrix): { values: number[]; vectors: Matrix } {
   // Averaging with the transpose removes float32 asymmetry from the BLAS products.
@@ -99,8 +122,9 @@ function symmetricEigen(a: Matrix): { values: number[]; vectors: Matrix } {
  * 2. The top `outputDimension` eigenpairs of C. For small d (≤ 512), or when the kept subspace is
  *    most of the space, ml-matrix's symmetric eigen-decomposition of C itself. Otherwise — a full
  *    d × d decomposition of the 2304-d ensemble takes minutes in JS — randomised subspace iteration
- *    (Halko, Martinsson & Tropp 2011, algorithm 4.4): Q ← qr(C·Q) `iterations` times from a random
- *    d × (k + oversampling) start, with the products in BLAS and the QR in ml-matrix, then the
+ *    (Halko, Martinsson & Tropp 2011, algorithm 4.4): Q ← orth(C·Q) `iterations` times from a random
+ *    d × (k + oversampling) start, with the products in BLAS and the small factorisations in
+ *    ml-matrix (CholeskyQR2, see orthonormalRows), then the
  *    eigen-decomposition of the small QᵀCQ (Rayleigh–Ritz). Its error on the kept eigenvalues falls
  *    as (λ_{k+p}/λ_k)^(2·iterations).
  * 3. W = U·diag(s), s_j = ((1−α)λⱼ + α·trace/d + ε·λ₁)^−β, each column's sign fixed so that its
@@ -175,9 +199,7 @@ export function fitProjectionWithStats(
     const iterations = options.iterations ?? FIT_DEFAULTS.iterations;
     for (let it = 0; it <= iterations; it++) {
       // (C·Q)ᵀ = Qᵀ·C (C symmetric): l × d, then orthonormalised (QR of the d × l matrix).
-      const y = multiplyTransposed(qt, covariance, d);
-      const q = new QrDecomposition(toMatrix(y, l, d).transpose()).orthogonalMatrix;
-      qt = fromMatrix(q.transpose());
+      qt = orthonormalRows(multiplyTransposed(qt, covariance, d), l, d);
     }
     const cqT = multiplyTransposed(qt, covariance, d); // (C·Q)ᵀ, l × d
     const small = toMatrix(multiplyTransposed(cqT, qt, d), l, l); // QᵀCQ
