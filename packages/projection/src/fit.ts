@@ -1,5 +1,5 @@
 import type { ModelIdentity } from '@lookalike/contracts';
-import { seededRandom } from '@lookalike/ranking';
+import { DEFAULT_RANKING_CONFIG, fitLda, seededRandom } from '@lookalike/ranking';
 import { CholeskyDecomposition, EigenvalueDecomposition, Matrix, QrDecomposition, inverse } from 'ml-matrix';
 import { multiplyTransposed, transpose } from './blas';
 import { LinearProjection } from './linear-projection';
@@ -19,6 +19,12 @@ export interface FitOptions {
   shrinkage?: number;
   /** Relative floor ε: λ' + ε·λ'₁ is whitened, so a rank-deficient fit never divides by ~0. */
   epsilon?: number;
+  /**
+   * false: no centring — the eigenvectors of the second-moment matrix XᵀX/n and a zero mean (an
+   * "uncentred PCA"). Projected inner products then approximate the raw ones (the strongest direction
+   * is ~ the mean), so the cosine keeps the raw space's narrow spread the ranking's weights were tuned on.
+   */
+  centre?: boolean;
   /** sign(x)·|x|^p applied to every raw component before anything else; 1 = none. */
   inputPower?: number;
   /**
@@ -32,6 +38,18 @@ export interface FitOptions {
   oversampling?: number;
   /** Seed of the subspace iteration's random start. */
   seed?: number;
+  /**
+   * Discriminant directions joined to the PCA ones: the last `ldaDimensions` of the output are the
+   * ranking's own regularised LDA (packages/ranking `fitLda`, its default shrinkage, class size and
+   * scatter sample) fitted on `labels`, each scaled to the mean variance of the kept PCA output
+   * coordinates (1 when fully whitened) × `ldaWeight`, so that the
+   * projection keeps what separates the classes even where it carries little variance. 0 = none.
+   */
+  ldaDimensions?: number;
+  /** One label per item (the ranking's first label field), null when unlabelled; needed with ldaDimensions. */
+  labels?: ReadonlyArray<string | null>;
+  /** Scale of the joined LDA coordinates relative to a whitened PCA coordinate. */
+  ldaWeight?: number;
   /** Recorded in the descriptor; default 'pca' when β = 0, else 'pca-whiten'. */
   kind?: string;
   /** ISO 8601 written into the descriptor; default now (pass one for byte-identical refits). */
@@ -55,8 +73,10 @@ export interface FitStats {
   samples: number;
   /** Eigenvalues of the kept components (before shrinkage), largest first. */
   eigenvalues: number[];
-  /** Share of the total variance the kept components explain. */
+  /** Share of the total variance the kept PCA components explain. */
   explainedVariance: number;
+  /** LDA directions joined (0 when none were asked for or the labels had fewer than two classes). */
+  ldaDimensions: number;
 }
 
 export interface FittedProjection {
@@ -162,13 +182,14 @@ export function fitProjectionWithStats(
   const power = options.inputPower ?? FIT_DEFAULTS.inputPower;
   const maxSamples = Math.max(2, options.maxSamples ?? FIT_DEFAULTS.maxSamples);
 
-  // Mean of the powered vectors over every item.
+  // Mean of the powered vectors over every item (zero when not centring).
   const mean64 = new Float64Array(d);
-  for (let n = 0; n < count; n++) {
+  const centre = options.centre ?? true;
+  for (let n = 0; centre && n < count; n++) {
     const o = n * d;
     for (let i = 0; i < d; i++) mean64[i] = (mean64[i] as number) + powered(raw[o + i] as number, power);
   }
-  for (let i = 0; i < d; i++) mean64[i] = (mean64[i] as number) / count;
+  if (centre) for (let i = 0; i < d; i++) mean64[i] = (mean64[i] as number) / count;
   const mean = Float32Array.from(mean64);
 
   // Centred sample, stored transposed (d rows of `samples` floats) for the XᵀX product.
@@ -212,6 +233,7 @@ export function fitProjectionWithStats(
 
   const top = Math.max(values[0] ?? 0, Number.MIN_VALUE);
   const weights = new Float32Array(d * k);
+  const scales: number[] = [];
   for (let j = 0; j < k; j++) {
     const lambda = Math.max(0, values[j] as number);
     const s = ((1 - alpha) * lambda + (alpha * trace) / d + epsilon * top) ** -beta;
@@ -221,11 +243,50 @@ export function fitProjectionWithStats(
       if (Math.abs(v) > Math.abs(largest)) largest = v;
     }
     const sign = largest < 0 ? -1 : 1;
+    scales.push(s);
     for (let i = 0; i < d; i++) weights[i * k + j] = (vectors[i * k + j] as number) * s * sign;
   }
+  const ldaAsked = Math.min(options.ldaDimensions ?? 0, k - 1);
+  let ldaJoined = 0;
+  if (ldaAsked > 0) {
+    if (!options.labels || options.labels.length !== count)
+      throw new RangeError(`ldaDimensions needs one label per item (${count})`);
+    const input = power === 1 ? raw : raw.map((x) => powered(x, power));
+    const lda = fitLda(input, d, options.labels, {
+      dimensions: ldaAsked,
+      shrinkage: DEFAULT_RANKING_CONFIG.ldaShrinkage,
+      minClassSize: DEFAULT_RANKING_CONFIG.minClassSize,
+      maxScatterSamples: DEFAULT_RANKING_CONFIG.maxScatterSamples,
+    });
+    if (lda) {
+      ldaJoined = lda.dimensions;
+      const first = k - ldaJoined; // PCA keeps the first k − m output columns
+      // The mean variance of the kept PCA output coordinates (λⱼ·sⱼ²): 1 when fully whitened.
+      let pcaVariance = 0;
+      for (let j = 0; j < first; j++)
+        pcaVariance += Math.max(0, values[j] as number) * (scales[j] as number) ** 2;
+      pcaVariance /= Math.max(1, first);
+      // Coordinates of the centred sample along each direction (m × samples), for their variance.
+      const coords = multiplyTransposed(lda.weights, transpose(xt, d, samples), d);
+      const target = (options.ldaWeight ?? 1) * pcaVariance;
+      for (let r = 0; r < ldaJoined; r++) {
+        let sum = 0;
+        let squares = 0;
+        for (let s = 0; s < samples; s++) {
+          const v = coords[r * samples + s] as number;
+          sum += v;
+          squares += v * v;
+        }
+        const variance = squares / samples - (sum / samples) ** 2;
+        const scale = variance > 0 ? Math.sqrt(target / variance) : 0;
+        for (let i = 0; i < d; i++) weights[i * k + first + r] = (lda.weights[r * d + i] as number) * scale;
+      }
+    }
+  }
+  values = values.slice(0, k - ldaJoined);
   const kept = values.reduce((a, b) => a + Math.max(0, b), 0);
   const projection = new LinearProjection({
-    kind: options.kind ?? (beta === 0 ? 'pca' : 'pca-whiten'),
+    kind: (options.kind ?? (beta === 0 ? 'pca' : 'pca-whiten')) + (ldaJoined > 0 ? '+lda' : ''),
     model: { id: model.id, sha256: model.sha256, dimension: d },
     fittedOn: count,
     fittedAt: options.fittedAt ?? new Date().toISOString(),
@@ -241,6 +302,7 @@ export function fitProjectionWithStats(
       samples,
       eigenvalues: values,
       explainedVariance: trace > 0 ? kept / trace : 0,
+      ldaDimensions: ldaJoined,
     },
   };
 }

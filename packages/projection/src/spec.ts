@@ -10,7 +10,10 @@ import type { FitOptions } from './fit';
  *
  * keys: power=<p> (sign(x)|x|^p first; default 1), beta=<β> (components scaled by λ^−β),
  * shrink=<α> (eigenvalues shrunk towards their mean, 0..1), eps=<ε> (relative floor),
- * samples=<n> (items the covariance is estimated from). E.g. `pca-whiten:256,power=0.5,shrink=0.1`.
+ * samples=<n> (items the covariance is estimated from), centre=0 (uncentred: second-moment
+ * eigenvectors, zero mean, inner products close to the raw ones), lda=<m> (the last m of the <dim> outputs are
+ * LDA directions on the ranking's first label field), ldaw=<γ> (their scale; default 1).
+ * E.g. `pca-whiten:256,power=0.5,shrink=0.1`, `pca-whiten:256,lda=45`.
  */
 export type ProjectionSpec = { kind: 'none' } | ({ kind: 'pca' | 'pca-whiten' } & FitOptions);
 
@@ -28,6 +31,9 @@ const KEYS: Record<string, { option: keyof FitOptions; min: number; max: number;
   shrink: { option: 'shrinkage', min: 0, max: 1 },
   eps: { option: 'epsilon', min: 0, max: 1 },
   samples: { option: 'maxSamples', min: 2, max: 100_000_000, integer: true },
+  centre: { option: 'centre', min: 0, max: 1, integer: true },
+  lda: { option: 'ldaDimensions', min: 0, max: 4096, integer: true },
+  ldaw: { option: 'ldaWeight', min: 0, max: 100 },
 };
 
 export function parseProjectionSpec(text: string): ProjectionSpec {
@@ -59,8 +65,10 @@ export function parseProjectionSpec(text: string): ProjectionSpec {
         spec,
         `${key} must be ${rule.integer ? 'a whole number ' : ''}in ${rule.min}..${rule.max}`,
       );
-    (out as unknown as Record<string, number>)[rule.option] = n;
+    (out as unknown as Record<string, number | boolean>)[rule.option] = key === 'centre' ? n === 1 : n;
   }
+  if ((out.ldaDimensions ?? 0) >= outputDimension)
+    throw new ProjectionSpecError(spec, `lda must be below the dimension (${outputDimension})`);
   if (kind === 'pca' && seen.has('beta'))
     throw new ProjectionSpecError(spec, 'beta applies to pca-whiten only (pca is β = 0)');
   return out;
@@ -76,5 +84,8 @@ export function formatProjectionSpec(spec: ProjectionSpec): string {
   if (spec.shrinkage) parts.push(`shrink=${spec.shrinkage}`);
   if (spec.epsilon !== undefined) parts.push(`eps=${spec.epsilon}`);
   if (spec.maxSamples !== undefined) parts.push(`samples=${spec.maxSamples}`);
+  if (spec.centre === false) parts.push('centre=0');
+  if (spec.ldaDimensions) parts.push(`lda=${spec.ldaDimensions}`);
+  if (spec.ldaWeight !== undefined) parts.push(`ldaw=${spec.ldaWeight}`);
   return parts.join(',');
 }

@@ -161,6 +161,76 @@ describe('fitProjection', () => {
     expect(columnCosine(projection, 0, directions[0] as Float64Array)).toBeGreaterThan(0.99);
   });
 
+  it('joins LDA directions that keep a low-variance class signal PCA would drop', () => {
+    const d = 30;
+    const count = 2000;
+    // High-variance directions carry no class; the class is a small shift along a weak direction.
+    const { data, directions } = synthetic(count, d, [5, 4, 3, 0.01], 0.02, 11);
+    const labels = Array.from({ length: count }, (_v, n) => (n % 2 === 0 ? 'a' : 'b'));
+    const weak = directions[3] as Float64Array;
+    for (let n = 0; n < count; n++)
+      for (let i = 0; i < d; i++)
+        data[n * d + i] = (data[n * d + i] as number) + (n % 2 === 0 ? 0.1 : -0.1) * (weak[i] as number);
+    const separation = (p: LinearProjection) => {
+      const y = p.transform(data);
+      const k = p.outputDimension;
+      // Best single-coordinate Fisher ratio: (mean difference)² / pooled variance.
+      let best = 0;
+      for (let j = 0; j < k; j++) {
+        const stats = [0, 1].map((cls) => {
+          const values = [];
+          for (let n = cls; n < count; n += 2) values.push(y[n * k + j] as number);
+          const mean = values.reduce((a, b) => a + b, 0) / values.length;
+          const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+          return { mean, variance };
+        });
+        const [a, b] = stats as [{ mean: number; variance: number }, { mean: number; variance: number }];
+        best = Math.max(best, (a.mean - b.mean) ** 2 / ((a.variance + b.variance) / 2));
+      }
+      return best;
+    };
+    const pca = fitProjection(data, count, model(d), { outputDimension: 3, fittedAt: FITTED_AT });
+    const { projection: joined, stats } = fitProjectionWithStats(data, count, model(d), {
+      outputDimension: 3,
+      ldaDimensions: 1,
+      labels,
+      fittedAt: FITTED_AT,
+    });
+    expect(stats.ldaDimensions).toBe(1);
+    expect(joined.descriptor.kind).toBe('pca-whiten+lda');
+    expect(separation(pca)).toBeLessThan(1);
+    expect(separation(joined)).toBeGreaterThan(20);
+    // The joined coordinate is scaled like a whitened one (unit variance × ldaWeight 1).
+    const c = covarianceOf(joined.transform(data), 3);
+    expect((c[2] as number[])[2]).toBeCloseTo(1, 1);
+    expect(() => fitProjection(data, count, model(d), { outputDimension: 3, ldaDimensions: 1 })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('uncentred (centre: false) with every dimension kept is a rotation: inner products unchanged', () => {
+    const d = 12;
+    const { data } = synthetic(500, d, [2, 1], 0.1, 4);
+    const p = fitProjection(data, 500, model(d), {
+      outputDimension: d,
+      beta: 0,
+      centre: false,
+      fittedAt: FITTED_AT,
+    });
+    const y = p.transform(data.subarray(0, 3 * d));
+    const dot = (v: Float32Array, a: number, b: number, n: number) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (v[a * n + i] as number) * (v[b * n + i] as number);
+      return s;
+    };
+    for (const [a, b] of [
+      [0, 1],
+      [1, 2],
+      [2, 2],
+    ] as const)
+      expect(dot(y, a, b, d)).toBeCloseTo(dot(data, a, b, d), 4);
+  });
+
   it('checks dimensions', () => {
     const m = model(8);
     expect(() => fitProjection(new Float32Array(80), 10, m, { outputDimension: 9 })).toThrow(RangeError);

@@ -23,7 +23,13 @@ describe('parseProjectionSpec', () => {
   });
 
   it('formats a spec back to its canonical text', () => {
-    for (const text of ['none', 'pca:64', 'pca-whiten:256', 'pca-whiten:256,power=0.5,beta=0.3,shrink=0.1'])
+    for (const text of [
+      'none',
+      'pca:64',
+      'pca-whiten:256',
+      'pca-whiten:256,power=0.5,beta=0.3,shrink=0.1',
+      'pca:256,centre=0,lda=45,ldaw=2',
+    ])
       expect(formatProjectionSpec(parseProjectionSpec(text))).toBe(text);
   });
 
@@ -39,6 +45,8 @@ describe('parseProjectionSpec', () => {
     'pca-whiten:256,beta=0.2,beta=0.3',
     'pca:256,beta=0.2',
     'pca-whiten:256,samples=10.5',
+    'pca:256,centre=0.5',
+    'pca:64,lda=64',
   ])('refuses %s with a typed error', (text) => {
     expect(() => parseProjectionSpec(text)).toThrow(ProjectionSpecError);
     try {

@@ -14,6 +14,7 @@ import {
 import {
   DEFAULT_RANKING_CONFIG,
   RankingMaintainer,
+  labelOf,
   rankedSearch,
   readRankingModel,
   seededRandom,
@@ -162,7 +163,13 @@ export async function runEval(
       let projection: LinearProjection | null = null;
       if (spec.kind !== 'none') {
         const d = embedder.model.dimension;
-        const fitted = fitProjectionWithStats(stack(train, d), train.length, embedder.model, spec);
+        // Joined LDA directions use the ranking's own label field (its first), as the indexer would.
+        const field = DEFAULT_RANKING_CONFIG.labelFields[0] as string;
+        const labels = spec.ldaDimensions ? train.map((item) => labelOf(item.metadata, field)) : undefined;
+        const fitted = fitProjectionWithStats(stack(train, d), train.length, embedder.model, {
+          ...spec,
+          labels,
+        });
         projection = fitted.projection;
         const t = performance.now();
         const trainProjected = projection.project(stack(train, d));
