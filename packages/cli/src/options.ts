@@ -1,3 +1,4 @@
+import { parseProjectionSpec, ProjectionSpecError, type ProjectionSpec } from '@lookalike/projection';
 import { InvalidArgumentError } from 'commander';
 
 /** Commander parser for options such as `--batch-size <n>`: a whole number ≥ 1. */
@@ -5,4 +6,14 @@ export function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+/** Commander parser for `--projection <spec>`: the projection package's own parser (INDEX_PROJECTION's). */
+export function projectionSpec(value: string): ProjectionSpec {
+  try {
+    return parseProjectionSpec(value);
+  } catch (err) {
+    if (err instanceof ProjectionSpecError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }

@@ -4,3 +4,12 @@ export {
   type LinearProjectionParts,
   type ProjectionDescriptor,
 } from './linear-projection';
+export {
+  fitProjection,
+  fitProjectionWithStats,
+  FIT_DEFAULTS,
+  type FitOptions,
+  type FitStats,
+  type FittedProjection,
+} from './fit';
+export { parseProjectionSpec, formatProjectionSpec, ProjectionSpecError, type ProjectionSpec } from './spec';

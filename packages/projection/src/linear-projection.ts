@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelIdentity } from '@lookalike/contracts';
+import { multiplyTransposed } from './blas';
 
 /**
  * What a projection is, as a snapshot's manifest and `/v1/index` describe it. `id` is a digest of the
@@ -36,6 +37,9 @@ export interface LinearProjectionParts {
 }
 
 const MAGIC = 'LKPROJ1\n';
+
+/** Batches from this many vectors are projected through BLAS (faiss's BLAS threshold is 20 rows). */
+const BLAS_FROM = 32;
 
 /**
  * y = normalise(((x ⊙ power) − mean) · W): the map from the model's raw L2-normalised embedding to the
@@ -79,8 +83,80 @@ export class LinearProjection {
     return this.descriptor.outputDimension;
   }
 
-  /** Projects `count` raw vectors (count × inputDimension floats) into count × outputDimension floats. */
+  /**
+   * Projects `count` raw vectors (count × inputDimension floats) into count × outputDimension floats.
+   * Batches of `BLAS_FROM` vectors or more take the BLAS route (projectMany), smaller ones the plain
+   * loop (projectScalar); both give the same vectors to float32 rounding.
+   */
   project(raw: Float32Array): Float32Array {
+    return raw.length / this.inputDimension >= BLAS_FROM ? this.projectMany(raw) : this.projectScalar(raw);
+  }
+
+  /**
+   * project() for many vectors: the powered, centred rows (a cheap O(n·d) JS pass; centring before
+   * the product, not subtracting mean·W after it, avoids float32 cancellation) times W through
+   * faiss's BLAS inner products, one sgemm per block of rows, then normalised. Re-projecting 1M items
+   * at 2304 × 256 is ~6e11 multiply-adds: minutes in a JS loop.
+   */
+  projectMany(raw: Float32Array): Float32Array {
+    return this.linear(raw, true);
+  }
+
+  /**
+   * ((x ⊙ power) − mean) · W without the final normalisation (BLAS route): the whitened coordinates
+   * themselves, e.g. to check that they have unit variance on the data the projection was fitted on.
+   */
+  transform(raw: Float32Array): Float32Array {
+    return this.linear(raw, false);
+  }
+
+  private linear(raw: Float32Array, normalise: boolean): Float32Array {
+    const din = this.inputDimension;
+    const dout = this.outputDimension;
+    if (raw.length % din !== 0) throw new RangeError(`raw vectors are not a multiple of ${din} floats`);
+    const count = raw.length / din;
+    const power = this.descriptor.inputPower;
+    const weightsT = this.weightsTransposed();
+    const out = new Float32Array(count * dout);
+    // Blocks of rows: the centred copy and faiss's result buffers stay small for a 1M-item re-projection.
+    const block = 4096;
+    const input = new Float32Array(Math.min(block, count) * din);
+    for (let start = 0; start < count; start += block) {
+      const rows = Math.min(block, count - start);
+      const offset = start * din;
+      for (let r = 0; r < rows * din; r++) {
+        let x = raw[offset + r] as number;
+        if (power !== 1) x = Math.sign(x) * Math.abs(x) ** power;
+        input[r] = x - (this.mean[r % din] as number);
+      }
+      const product = multiplyTransposed(input.subarray(0, rows * din), weightsT, din);
+      for (let r = 0; r < rows; r++) {
+        let norm = 0;
+        const o = r * dout;
+        for (let j = 0; j < dout; j++) norm += (product[o + j] as number) ** 2;
+        const scale = !normalise ? 1 : norm > 0 ? 1 / Math.sqrt(norm) : 0;
+        for (let j = 0; j < dout; j++) out[(start + r) * dout + j] = (product[o + j] as number) * scale;
+      }
+    }
+    return out;
+  }
+
+  private weightsT: Float32Array | null = null;
+
+  /** Wᵀ (outputDimension rows of inputDimension floats), the layout faiss's scan takes, computed once. */
+  private weightsTransposed(): Float32Array {
+    if (this.weightsT) return this.weightsT;
+    const din = this.inputDimension;
+    const dout = this.outputDimension;
+    const weightsT = new Float32Array(din * dout);
+    for (let i = 0; i < din; i++)
+      for (let j = 0; j < dout; j++) weightsT[j * din + i] = this.weights[i * dout + j] as number;
+    this.weightsT = weightsT;
+    return weightsT;
+  }
+
+  /** project() as a plain float64 loop: the reference, and faster than BLAS set-up for a few vectors. */
+  projectScalar(raw: Float32Array): Float32Array {
     const din = this.inputDimension;
     const dout = this.outputDimension;
     if (raw.length % din !== 0) throw new RangeError(`raw vectors are not a multiple of ${din} floats`);

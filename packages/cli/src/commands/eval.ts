@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CliConfig } from '../config';
 import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
-import { positiveInteger } from '../options';
+import { positiveInteger, projectionSpec } from '../options';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
 export { runEval } from '../evaluation/run';
@@ -21,13 +21,30 @@ export function evalCommand(getConfig: () => CliConfig): Command {
     .option('--sheet <file>', 'contact sheet PNG ("none" to skip)', '.data/eval/contact-sheet.png')
     .option('--limit <n>', 'only the first n catalogue rows (quick runs)', positiveInteger)
     .option('--csv <file>', 'catalogue CSV inside the folder', 'styles.csv')
+    .option(
+      '--projection <spec>',
+      'fit this projection per fold on the training folds and search the projected vectors: none, ' +
+        'pca:<dim> or pca-whiten:<dim>[,power=p][,beta=b][,shrink=a][,samples=n] (README, Evaluation)',
+      projectionSpec,
+      projectionSpec('none'),
+    )
+    .option(
+      '--embeddings-cache <file>',
+      'reuse the catalogue embeddings from this file (written on the first run; refused when the model or an image changed)',
+    )
     .option('--image-template <template>', 'image path per row, relative to the folder', 'images/{id}.jpg')
     .action(async (options: EvalOptions) => {
       const log = (s: string) => process.stderr.write(`${s}\n`);
       const report = await runEval(getConfig(), options, log);
-      process.stdout.write(`\n${table(report)}\n\n`);
       process.stdout.write(
-        `time ${report.seconds.total.toFixed(0)} s (embed ${report.seconds.embed.toFixed(0)} s, fits ` +
+        `\nprojection ${report.projection.spec} (${report.projection.dimension}-d)` +
+          (report.projection.fits.length
+            ? `, fits ${report.projection.fits.map((f) => (f.fitMs / 1000).toFixed(1)).join('/')} s`
+            : '') +
+          `\n\n${table(report)}\n\n`,
+      );
+      process.stdout.write(
+        `time ${report.seconds.total.toFixed(0)} s (embed ${report.seconds.embed.toFixed(0)} s, ranking fits ` +
           `${report.fitMsPerFold.map((ms) => (ms / 1000).toFixed(1)).join('/')} s); ranking per query: baseline ` +
           `${report.baseline.queryMs.toFixed(2)} ms, full ${report.full.queryMs.toFixed(2)} ms\n`,
       );

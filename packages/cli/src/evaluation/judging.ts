@@ -40,6 +40,21 @@ export interface EvalReport {
   folds: number;
   seconds: { embed: number; fit: number; total: number };
   fitMsPerFold: number[];
+  /** The projection the vectors went through (`none`: the raw embeddings), fitted per fold. */
+  projection: {
+    spec: string;
+    dimension: number;
+    fitSeconds: number;
+    fits: Array<{
+      fold: number;
+      fitMs: number;
+      /** Projecting the fold's train and test vectors. */
+      projectMs: number;
+      samples: number;
+      explainedVariance: number;
+      id: string;
+    }>;
+  };
   baseline: ModeResult;
   full: ModeResult;
   contactSheet: string | null;

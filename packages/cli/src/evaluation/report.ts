@@ -30,8 +30,9 @@ export function markdown(report: EvalReport): string {
   return [
     `# lookalike eval: ${report.catalogue}`,
     '',
-    `${report.items} items, ${report.folds}-fold by id, model ${report.model}; each fold's images are queries as uploads ` +
-      `against an index (and ranking) built from the other folds.`,
+    `${report.items} items, ${report.folds}-fold by id, model ${report.model}, projection ${report.projection.spec} ` +
+      `(${report.projection.dimension}-d${report.projection.fits.length ? `, fitted per fold in ${report.projection.fits.map((f) => (f.fitMs / 1000).toFixed(1)).join(' / ')} s` : ''}); ` +
+      `each fold's images are queries as uploads against an index (and ranking) built from the other folds.`,
     '',
     table(report),
     '',

@@ -3,10 +3,18 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
+import type { ModelIdentity } from '@lookalike/contracts';
 import { SnapshotWriter, type Snapshot } from '@lookalike/index-store';
+import {
+  fitProjectionWithStats,
+  formatProjectionSpec,
+  type LinearProjection,
+  type ProjectionSpec,
+} from '@lookalike/projection';
 import {
   DEFAULT_RANKING_CONFIG,
   RankingMaintainer,
+  labelOf,
   rankedSearch,
   readRankingModel,
   seededRandom,
@@ -16,6 +24,7 @@ import {
 import { ImportInputError, readCatalogueCsv } from '../catalogue-import/csv';
 import type { CliConfig } from '../config';
 import { contactSheet } from './contact-sheet';
+import { cacheKey, readEmbeddingsCache, writeEmbeddingsCache } from './embeddings-cache';
 import { CRITERIA, K, foldOf, judge, keyOf, summarizeMode, type EvalItem, type EvalReport } from './judging';
 
 export interface EvalOptions {
@@ -27,6 +36,22 @@ export interface EvalOptions {
   limit?: number;
   csv: string;
   imageTemplate: string;
+  /** File of the catalogue's embeddings, reused while model and images are unchanged. */
+  embeddingsCache?: string;
+  /** Parsed `--projection`: fitted per fold on the training folds only; `none` = raw embeddings. */
+  projection: ProjectionSpec;
+}
+
+/** The training folds' raw vectors, row-major, for the projection fit. */
+function stack(items: readonly EvalItem[], d: number): Float32Array {
+  const out = new Float32Array(items.length * d);
+  items.forEach((item, i) => out.set(item.vector, i * d));
+  return out;
+}
+
+/** Row `i` of a row-major block of `d`-float vectors (a view, no copy). */
+function rowOf(block: Float32Array, i: number, d: number): Float32Array {
+  return block.subarray(i * d, (i + 1) * d);
 }
 
 /** Embeds every catalogue image once (several per session in flight); null where an image failed. */
@@ -89,7 +114,20 @@ export async function runEval(
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookalike-eval-'));
   try {
     const embedStarted = performance.now();
-    const embedded = await embedAll(embedder, rows, root, log);
+    let embedded: Awaited<ReturnType<typeof embedAll>>;
+    if (options.embeddingsCache) {
+      const file = path.resolve(options.embeddingsCache);
+      const key = await cacheKey(embedder.model, embedder.options.fit, rows, root);
+      const cached = await readEmbeddingsCache(file, key, embedder.model, rows.length);
+      if (cached) {
+        embedded = cached;
+        log(`embeddings read from ${file}`);
+      } else {
+        embedded = await embedAll(embedder, rows, root, log);
+        await writeEmbeddingsCache(file, key, embedder.model, embedded);
+        log(`embeddings written to ${file}`);
+      }
+    } else embedded = await embedAll(embedder, rows, root, log);
     const embedSeconds = (performance.now() - embedStarted) / 1000;
     const items: EvalItem[] = [];
     rows.forEach((row, i) => {
@@ -106,6 +144,8 @@ export async function runEval(
     const queryMs = { baseline: 0, full: 0 };
     let queries = 0;
     const fitMs: number[] = [];
+    const projectionFits: EvalReport['projection']['fits'] = [];
+    const spec = options.projection;
     const sheetRows: Array<{ query: EvalItem; hits: SearchHit[] }> = [];
     const random = seededRandom(12);
     const sheetPicks = new Set<string>();
@@ -115,19 +155,58 @@ export async function runEval(
     for (let fold = 0; fold < options.folds; fold++) {
       const train = items.filter((item) => item.fold !== fold);
       const test = items.filter((item) => item.fold === fold);
+      // With a projection: fitted on the training folds' raw vectors only (the test fold never takes
+      // part), and both train and test vectors mapped with it — what the indexer and the API will do.
+      let trainVectors = train.map((item) => item.vector);
+      let testVectors = test.map((item) => item.vector);
+      let model: ModelIdentity = embedder.model;
+      let projection: LinearProjection | null = null;
+      if (spec.kind !== 'none') {
+        const d = embedder.model.dimension;
+        // Joined LDA directions use the ranking's own label field (its first), as the indexer would.
+        const field = DEFAULT_RANKING_CONFIG.labelFields[0] as string;
+        const labels = spec.ldaDimensions ? train.map((item) => labelOf(item.metadata, field)) : undefined;
+        const fitted = fitProjectionWithStats(stack(train, d), train.length, embedder.model, {
+          ...spec,
+          labels,
+        });
+        projection = fitted.projection;
+        const t = performance.now();
+        const trainProjected = projection.project(stack(train, d));
+        const testProjected = projection.project(stack(test, d));
+        const dout = projection.outputDimension;
+        trainVectors = train.map((_item, i) => rowOf(trainProjected, i, dout));
+        testVectors = test.map((_item, i) => rowOf(testProjected, i, dout));
+        projectionFits.push({
+          fold,
+          fitMs: fitted.stats.durationMs,
+          projectMs: performance.now() - t,
+          samples: fitted.stats.samples,
+          explainedVariance: fitted.stats.explainedVariance,
+          id: projection.descriptor.id,
+        });
+        // TODO(compact-store): publish through the compact snapshot path (projected vectors + the
+        // projection + raw vectors) once packages/index-store has it; until then the projected vectors
+        // go into a plain snapshot under a model identity derived from the projection.
+        model = {
+          id: `${embedder.model.id}+${projection.descriptor.id}`,
+          sha256: embedder.model.sha256,
+          dimension: projection.outputDimension,
+        };
+      }
       // The indexer's own publish path: SnapshotWriter + RankingMaintainer (fit in a worker thread).
       const writer = await SnapshotWriter.open({
         dataDir: path.join(tmp, `fold-${fold}`),
-        model: embedder.model,
+        model,
       });
       const maintainer = new RankingMaintainer(writer, {
         config: DEFAULT_RANKING_CONFIG,
-        dimension: embedder.model.dimension,
+        dimension: model.dimension,
       });
       await maintainer.publish({
-        upserts: train.map((item) => ({
+        upserts: train.map((item, i) => ({
           id: item.id,
-          vector: item.vector,
+          vector: trainVectors[i] as Float32Array,
           colour: item.colour,
           metadata: item.metadata,
           contentHash: item.id,
@@ -136,8 +215,8 @@ export async function runEval(
       });
       await maintainer.idle();
       const snapshot = (await writer.latest()) as Snapshot;
-      const model = readRankingModel(snapshot);
-      fitMs.push(model?.stats.durationMs ?? 0);
+      const ranking = readRankingModel(snapshot);
+      fitMs.push(ranking?.stats.durationMs ?? 0);
       const counts = new Map<string, Map<string, number>>();
       for (const [name, fields] of Object.entries(CRITERIA)) {
         const c = new Map<string, number>();
@@ -147,13 +226,14 @@ export async function runEval(
         }
         counts.set(name, c);
       }
-      for (const query of test) {
+      for (const [q, query] of test.entries()) {
+        const vector = testVectors[q] as Float32Array;
         let t = performance.now();
-        const plain = snapshot.search(query.vector, { k: K });
+        const plain = snapshot.search(vector, { k: K });
         queryMs.baseline += performance.now() - t;
         t = performance.now();
         // The API's upload path: no id, no labels — the embedder's output only.
-        const full = rankedSearch(snapshot, { vector: query.vector, colour: query.colour }, { k: K });
+        const full = rankedSearch(snapshot, { vector, colour: query.colour }, { k: K });
         queryMs.full += performance.now() - t;
         queries++;
         for (const [mode, hits] of [
@@ -169,7 +249,8 @@ export async function runEval(
       await writer.close();
       log(
         `fold ${fold + 1}/${options.folds}: ${train.length} indexed, ${test.length} queries, ` +
-          `fit ${((model?.stats.durationMs ?? 0) / 1000).toFixed(1)} s (${model?.lda?.dimensions ?? 0}-d projection)`,
+          `${projection ? `projection ${projection.descriptor.id} fit ${((projectionFits.at(-1)?.fitMs ?? 0) / 1000).toFixed(1)} s, ` : ''}` +
+          `ranking fit ${((ranking?.stats.durationMs ?? 0) / 1000).toFixed(1)} s (${ranking?.lda?.dimensions ?? 0}-d LDA)`,
       );
     }
 
@@ -189,6 +270,12 @@ export async function runEval(
         total: (performance.now() - started) / 1000,
       },
       fitMsPerFold: fitMs,
+      projection: {
+        spec: formatProjectionSpec(spec),
+        dimension: spec.kind === 'none' ? embedder.model.dimension : spec.outputDimension,
+        fitSeconds: projectionFits.reduce((a, f) => a + f.fitMs, 0) / 1000,
+        fits: projectionFits,
+      },
       baseline: summarizeMode(judged.baseline, queryMs.baseline / Math.max(1, queries)),
       full: summarizeMode(judged.full, queryMs.full / Math.max(1, queries)),
       contactSheet: sheet,
