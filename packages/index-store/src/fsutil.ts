@@ -113,8 +113,14 @@ export function* slices(data: Uint8Array, size: number): Generator<Uint8Array> {
 /** Replaces `file` atomically: write a temp file beside it, fsync, rename over, fsync the directory. */
 export async function writeFileAtomic(file: string, content: string, tempName: string): Promise<void> {
   const temp = path.join(path.dirname(file), tempName);
-  await writeFileSynced(temp, [Buffer.from(content)]);
-  await fsp.rename(temp, file);
+  try {
+    await writeFileSynced(temp, [Buffer.from(content)]);
+    await fsp.rename(temp, file);
+  } catch (err) {
+    // Nothing partial stays behind (a full disk mid-write): the sweep only takes dead processes' files.
+    await fsp.rm(temp, { force: true });
+    throw err;
+  }
   await fsyncDir(path.dirname(file));
 }
 

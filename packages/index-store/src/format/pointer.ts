@@ -60,7 +60,14 @@ export async function stagePointer(
   afterWrite?: () => Promise<void>,
 ): Promise<string> {
   const temp = path.join(dataDir, tempName('pointer'));
-  await writeFileSynced(temp, [Buffer.from(encodePointer(pointer))], afterWrite);
+  try {
+    await writeFileSynced(temp, [Buffer.from(encodePointer(pointer))], afterWrite);
+  } catch (err) {
+    // A failed write (ENOSPC, EIO) must not leave a partial temp file beside CURRENT: the sweep of
+    // abandoned temp files only takes those of processes that have exited, and this one lives on.
+    await fsp.rm(temp, { force: true });
+    throw err;
+  }
   return temp;
 }
 
