@@ -1,6 +1,6 @@
 /**
  * The newest snapshot is corrupt on disk while CURRENT points at it (real indexer and API processes,
- * real Redis): once with a truncated items file, once with bytes flipped inside a vector shard. The
+ * real Redis): once with a truncated items file, once with bytes flipped inside a vector segment. The
  * API refuses it, keeps serving the previous version, says which version it refused and why on
  * /v1/index and in /metrics, and recovers when the next good version is published.
  *
@@ -47,19 +47,27 @@ interface IndexBody {
   refused: { version: number; reason: string; at: string } | null;
 }
 
-/** Damage done to one file of the newest version, and the reason the reader must give for it. */
+/** The segment files a version writes itself are named by it (format 2, index-store format/layout.ts). */
+const segmentFile = (version: number, kind: 'items.ndjson' | 'served.f32') =>
+  `seg.${String(version).padStart(12, '0')}.${kind}`;
+
+/**
+ * Damage done to one file of the newest version, and the reason the reader must give for it. Only
+ * the segment the version wrote itself is damaged: the segments it kept are hard links to its base's
+ * files, so damaging one of those would damage the previous version too (the same bytes on disk).
+ */
 const DAMAGES = [
   {
     name: 'truncated items file',
-    file: 'items.ndjson',
+    file: (version: number) => segmentFile(version, 'items.ndjson'),
     damage: (file: string) => truncateSync(file, Math.floor(fileSize(file) / 2)),
     reason: /items\.ndjson/,
   },
   {
-    name: 'flipped bytes in a vector shard',
-    file: 'index.00000.faiss',
+    name: 'flipped bytes in a vector segment',
+    file: (version: number) => segmentFile(version, 'served.f32'),
     damage: (file: string) => {
-      // Same size, different content: only the checksum can tell (past the 45-byte faiss header).
+      // Same size, different content: only the checksum can tell.
       const fd = openSync(file, 'r+');
       try {
         const at = Math.floor(fileSize(file) / 2);
@@ -71,7 +79,7 @@ const DAMAGES = [
         closeSync(fd);
       }
     },
-    reason: /index\.00000\.faiss/,
+    reason: /served\.f32/,
   },
 ] as const;
 
@@ -151,9 +159,7 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
         newIds = await publishItems(5);
         badVersion = currentVersion(dataDir);
         expect(badVersion).toBeGreaterThan(before.version);
-        damage.damage(
-          path.join(dataDir, 'snapshots', `v${String(badVersion).padStart(12, '0')}`, damage.file),
-        );
+        damage.damage(path.join(versionDir(dataDir, badVersion), damage.file(badVersion)));
       } finally {
         process.kill(api.process.pid, 'SIGCONT');
       }
@@ -206,9 +212,7 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
     await api.process.stop();
     const newIds = await publishItems(5);
     const badVersion = currentVersion(dataDir);
-    DAMAGES[1].damage(
-      path.join(dataDir, 'snapshots', `v${String(badVersion).padStart(12, '0')}`, 'index.00000.faiss'),
-    );
+    DAMAGES[1].damage(path.join(versionDir(dataDir, badVersion), DAMAGES[1].file(badVersion)));
     api = await startApi('api-restarted', apiEnv({ ...serviceOptions(), extra: { RATE_LIMIT_MAX: '0' } }));
     client = new ContractClient(api.url);
     const index = (await client.call('/v1/index')).json<IndexBody & ProblemBody>();
@@ -239,7 +243,7 @@ describe('a corrupt newest snapshot: the API keeps the previous version and says
     const lostIds = await publishItems(5);
     const badVersion = currentVersion(dataDir);
     await indexer.stop();
-    DAMAGES[1].damage(path.join(versionDir(dataDir, badVersion), 'index.00000.faiss'));
+    DAMAGES[1].damage(path.join(versionDir(dataDir, badVersion), DAMAGES[1].file(badVersion)));
 
     indexer = await startIndexer(
       'indexer-restarted',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '@lookalike/config';
 import { fsyncDir, writeFileSynced, type WorkSlicer } from '../fsutil';
 import { ATTACHMENTS_DIR, attachmentPath } from './layout';
-import { linkOrCopy } from './segments';
+import { committedAtMs, intactFile, linkOrCopy } from './segments';
 import { readListedFile, type FileEntry, type Manifest } from './manifest';
 
 /**
@@ -20,11 +20,19 @@ export async function writeAttachments(
   if (attachments.size === 0) return 0;
   await fsp.mkdir(path.join(dir, ATTACHMENTS_DIR));
   let written = 0;
+  let committed: number | undefined;
   for (const [name, content] of attachments) {
     const relative = attachmentPath(name);
     const before = base?.attachments.get(name);
     const baseEntry = base?.manifest.files[relative];
-    if (base && before && baseEntry && Buffer.compare(before, content) === 0) {
+    if (
+      base &&
+      before &&
+      baseEntry &&
+      Buffer.compare(before, content) === 0 &&
+      // Linked bytes are shared: a damaged base file is written anew from memory instead.
+      intactFile(path.join(base.dir, relative), baseEntry, (committed ??= committedAtMs(base.dir)))
+    ) {
       written += linkOrCopy(path.join(base.dir, relative), path.join(dir, relative), logger);
       files[relative] = baseEntry;
       continue;

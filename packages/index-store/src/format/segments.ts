@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, fstatSync, fsyncSync, linkSync, openSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@lookalike/config';
 import { SnapshotCorruptError } from '../errors';
@@ -123,5 +132,47 @@ export function linkOrCopy(from: string, to: string, logger: Logger): number {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/**
+ * Whether a base version's file still holds the bytes its manifest lists, checked before the file is
+ * hard-linked into a new version (a link shares the bytes: linking a damaged file would damage every
+ * later version too). Cheap for a file untouched since its version was committed — its size matches
+ * and it was last modified no later than the version's manifest (`committedMs`, that manifest's mtime;
+ * files are written before their manifest) — else its sha256 is computed and compared.
+ */
+export function intactFile(file: string, entry: FileEntry, committedMs: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.size !== entry.bytes) return false;
+    if (stat.mtimeMs <= committedMs) return true;
+    const hash = createHash('sha256');
+    const chunk = Buffer.alloc(Math.min(IO_CHUNK_BYTES, Math.max(1, entry.bytes)));
+    for (let offset = 0; offset < entry.bytes; offset += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, entry.bytes - offset));
+      readFully(fd, part, offset);
+      hash.update(part);
+    }
+    return hash.digest('hex') === entry.sha256;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The mtime of a version directory's manifest (when it was committed), for intactFile; -∞ if unreadable. */
+export function committedAtMs(versionDir: string): number {
+  try {
+    return statSync(path.join(versionDir, 'manifest.json')).mtimeMs;
+  } catch {
+    return -Infinity;
   }
 }

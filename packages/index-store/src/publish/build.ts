@@ -7,7 +7,7 @@ import { writeAttachments } from '../format/attachments';
 import { writeItems } from '../format/items';
 import { FORMAT, PROJECTION_FILE, segmentFile, type SegmentFileKind } from '../format/layout';
 import { writeManifest, type FileEntry, type Manifest, type ManifestSegment } from '../format/manifest';
-import { linkOrCopy, writeVectorFile } from '../format/segments';
+import { committedAtMs, intactFile, linkOrCopy, writeVectorFile } from '../format/segments';
 import { fsyncDir, writeFileSynced } from '../fsutil';
 import { buildAnnIndex, type AnnSpec } from '../query/ann';
 import type { ModelIdentity, PublishStep, StoredItem } from '../types';
@@ -77,7 +77,13 @@ export async function writeSnapshotFiles(
   await step('base-linked');
   if (projection) {
     const baseEntry = base?.manifest.files[PROJECTION_FILE];
-    if (base && baseEntry && base.manifest.projection?.id === projection.descriptor.id) {
+    if (
+      base &&
+      baseEntry &&
+      base.manifest.projection?.id === projection.descriptor.id &&
+      // Linked bytes are shared: a damaged base file is written anew from memory instead.
+      intactFile(path.join(base.dir, PROJECTION_FILE), baseEntry, committedAtMs(base.dir))
+    ) {
       bytesWritten += linkOrCopy(
         path.join(base.dir, PROJECTION_FILE),
         path.join(dir, PROJECTION_FILE),

@@ -1,7 +1,10 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '@lookalike/config';
 import type { LinearProjection } from '@lookalike/projection';
-import { segmentFile, snapshotDir } from '../format/layout';
+import { MANIFEST_FILE, segmentFile, snapshotDir, type SegmentFileKind } from '../format/layout';
 import type { ManifestSegment } from '../format/manifest';
-import { readVectorFile } from '../format/segments';
+import { intactFile, readVectorFile } from '../format/segments';
 import { WorkSlicer, yieldToEventLoop } from '../fsutil';
 import { projectMany } from '../projection';
 import type { SnapshotImpl } from '../query/snapshot';
@@ -36,6 +39,8 @@ export interface PlanInput {
   projectionChanged: boolean;
   replaceAll: boolean;
   rawDimension: number;
+  /** Told when a base segment's files are damaged on disk (the segment is then rewritten, not linked). */
+  logger?: Logger;
 }
 
 const live = (segment: ManifestSegment) => segment.rows - segment.dead.length;
@@ -68,6 +73,24 @@ export async function planSegments(input: PlanInput): Promise<SegmentPlan> {
     updated = updated.filter(({ entry }) => live(entry) > 0);
     if (totalDead > COMPACTION.MAX_DEAD_FRACTION * totalRows) full = true;
   }
+  // A kept segment is hard-linked, bytes shared: one whose files were damaged on disk since (the
+  // served and items rows are still good in this writer's memory) is absorbed into the new segment,
+  // rewritten from memory, instead of passing the damage on to every later version.
+  let firstDamaged = updated.length;
+  if (!full && base && baseSegments) {
+    const damaged = damagedSegments(
+      input.dataDir,
+      base,
+      updated.map(({ entry }) => entry),
+    );
+    if (damaged.length > 0) {
+      input.logger?.warn(
+        { version: base.version, files: damaged.map((d) => d.file) },
+        'files of the base snapshot are damaged on disk; rewriting their segments instead of linking them',
+      );
+      firstDamaged = Math.min(...damaged.map((d) => d.index));
+    }
+  }
   let from = 0;
   if (!full) {
     let merged = next.upserts.length;
@@ -79,6 +102,7 @@ export async function planSegments(input: PlanInput): Promise<SegmentPlan> {
       merged += older;
       from--;
     }
+    from = Math.min(from, firstDamaged);
     if (from === 0) full = true;
   }
   // next.kept[keptFrom…] are the kept rows of the absorbed segments (positions follow segment order).
@@ -177,4 +201,29 @@ async function readRawRows(
     );
     await yieldToEventLoop();
   }
+}
+
+/** The kept segments (index into `segments`) with a file that no longer matches the base's manifest. */
+function damagedSegments(
+  dataDir: string,
+  base: SnapshotImpl,
+  segments: readonly ManifestSegment[],
+): Array<{ index: number; file: string }> {
+  const dir = snapshotDir(dataDir, base.version);
+  let committedMs: number;
+  try {
+    committedMs = statSync(path.join(dir, MANIFEST_FILE)).mtimeMs;
+  } catch {
+    committedMs = -Infinity; // no manifest to date the files by: verify every one
+  }
+  const kinds: SegmentFileKind[] = base.projection ? ['served', 'raw', 'items'] : ['served', 'items'];
+  const damaged: Array<{ index: number; file: string }> = [];
+  segments.forEach((segment, index) => {
+    for (const kind of kinds) {
+      const file = segmentFile(segment.id, kind);
+      const entry = base.manifest.files[file];
+      if (!entry || !intactFile(path.join(dir, file), entry, committedMs)) damaged.push({ index, file });
+    }
+  });
+  return damaged;
 }

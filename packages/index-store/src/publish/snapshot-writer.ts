@@ -284,6 +284,7 @@ export class SnapshotWriter {
       projectionChanged,
       replaceAll: change.replaceAll,
       rawDimension: this.model.dimension,
+      logger: this.logger,
     });
     const version = Math.max(basePointer?.version ?? 0, await this.highestSnapshotDir()) + 1;
     const createdAt = new Date().toISOString();
