@@ -73,6 +73,11 @@ describe('Redis killed (SIGKILL) mid-import, AOF on: the import completes with e
     const jobsDone = () =>
       indexers.reduce((n, w) => n + w.logs.filter((l) => l.msg === 'job done').length, 0);
     await pollUntil(() => jobsDone() >= 2, { timeoutMs: 90_000, description: 'two finished jobs' });
+    // …and the API serves what they published (it polls CURRENT: on a loaded machine that can lag).
+    await pollUntil(async () => (await client.call('/v1/index')).status === 200, {
+      timeoutMs: 20_000,
+      description: 'the API serving the first published version',
+    });
     const doneAtKill = jobsDone();
     expect(doneAtKill).toBeLessThan(JOBS - 3);
     await redis.kill();

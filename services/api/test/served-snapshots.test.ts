@@ -14,8 +14,11 @@ const upsert = (id: string, seed: number) => ({
   upserts: [{ id, vector: vector(seed), metadata: {}, contentHash: String(seed % 10).repeat(64) }],
   deletes: [],
 });
-const itemsFile = (dataDir: string, version: number) =>
-  path.join(dataDir, 'snapshots', `v${String(version).padStart(12, '0')}`, 'items.ndjson');
+/** The items file of the segment `version` wrote itself (older segments are hard links shared with older versions). */
+const itemsFile = (dataDir: string, version: number) => {
+  const v = String(version).padStart(12, '0');
+  return path.join(dataDir, 'snapshots', `v${v}`, `seg.${v}.items.ndjson`);
+};
 
 describe('ServedSnapshots: what the reader refused, and the fall-back at start', () => {
   let dataDir: string;
