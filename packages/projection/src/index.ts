@@ -12,4 +12,10 @@ export {
   type FitStats,
   type FittedProjection,
 } from './fit';
-export { parseProjectionSpec, formatProjectionSpec, ProjectionSpecError, type ProjectionSpec } from './spec';
+export {
+  parseProjectionSpec,
+  formatProjectionSpec,
+  ProjectionSpecError,
+  DEFAULT_PROJECTION_SPEC,
+  type ProjectionSpec,
+} from './spec';

@@ -124,10 +124,13 @@ export class LinearProjection {
     for (let start = 0; start < count; start += block) {
       const rows = Math.min(block, count - start);
       const offset = start * din;
-      for (let r = 0; r < rows * din; r++) {
-        let x = raw[offset + r] as number;
-        if (power !== 1) x = Math.sign(x) * Math.abs(x) ** power;
-        input[r] = x - (this.mean[r % din] as number);
+      for (let r = 0; r < rows; r++) {
+        const o = r * din;
+        for (let i = 0; i < din; i++) {
+          let x = raw[offset + o + i] as number;
+          if (power !== 1) x = Math.sign(x) * Math.abs(x) ** power;
+          input[o + i] = x - (this.mean[i] as number);
+        }
       }
       const product = multiplyTransposed(input.subarray(0, rows * din), weightsT, din);
       for (let r = 0; r < rows; r++) {

@@ -89,3 +89,10 @@ export function formatProjectionSpec(spec: ProjectionSpec): string {
   if (spec.ldaWeight !== undefined) parts.push(`ldaw=${spec.ldaWeight}`);
   return parts.join(',');
 }
+
+/**
+ * The projection the catalogue's vectors are served in unless configured otherwise: uncentred PCA of the
+ * power-normalised (p = 0.5) raw embeddings, 256 outputs of which the last (at most 64, at most
+ * classes − 1) are the ranking's LDA directions. Measured in README, Evaluation → Compact projection.
+ */
+export const DEFAULT_PROJECTION_SPEC = 'pca:256,power=0.5,centre=0,lda=64';

@@ -1,4 +1,9 @@
-import { formatProjectionSpec, parseProjectionSpec, ProjectionSpecError } from '@lookalike/projection';
+import {
+  DEFAULT_PROJECTION_SPEC,
+  formatProjectionSpec,
+  parseProjectionSpec,
+  ProjectionSpecError,
+} from '@lookalike/projection';
 
 describe('parseProjectionSpec', () => {
   it('reads none, pca and pca-whiten with their options', () => {
@@ -20,6 +25,18 @@ describe('parseProjectionSpec', () => {
       epsilon: 0.001,
       maxSamples: 20000,
     });
+  });
+
+  it('parses the default, which formats back to itself', () => {
+    const spec = parseProjectionSpec(DEFAULT_PROJECTION_SPEC);
+    expect(spec).toMatchObject({
+      kind: 'pca',
+      outputDimension: 256,
+      inputPower: 0.5,
+      centre: false,
+      ldaDimensions: 64,
+    });
+    expect(formatProjectionSpec(spec)).toBe(DEFAULT_PROJECTION_SPEC);
   });
 
   it('formats a spec back to its canonical text', () => {
