@@ -26,6 +26,8 @@ export {
   fitRankingModel,
   deriveRankingAttachments,
   refitDue,
+  servedSpaceOf,
+  itemsMatchModel,
   readRankingModel,
   readItemFeatures,
   labelOf,

@@ -64,6 +64,12 @@ export interface RankingModel {
   lda: LdaProjection | null;
   weights: RankingWeights;
   stats: FitStats;
+  /**
+   * The served space the model was fitted in: the id of the snapshot's projection, or null (the raw
+   * embeddings). Its LDA maps vectors of that space only; a snapshot serving another space (a new
+   * projection published since) ranks by plain similarity until a refit in the new space publishes.
+   */
+  servedSpace: string | null;
 }
 
 const MODEL_MAGIC = 'LKRM';
@@ -107,5 +113,7 @@ export function decodeRankingModel(bytes: Uint8Array): RankingModel {
     lda,
     weights: { ...DEFAULT_WEIGHTS, ...h.weights },
     stats: h.stats,
+    // Models written before projections existed were all fitted on the raw embeddings.
+    servedSpace: typeof h.servedSpace === 'string' ? h.servedSpace : null,
   };
 }

@@ -55,6 +55,12 @@ class FakeSnapshot implements RankingSnapshot {
     private readonly files: Record<string, Uint8Array | null> = {},
     readonly version = 1,
   ) {}
+  readonly dimension = D;
+  /** Serves the raw vectors (the projected space is tested on real snapshots in served-space.test.ts). */
+  readonly projection = null;
+  projector() {
+    return null;
+  }
   get count() {
     return this.items.length;
   }
