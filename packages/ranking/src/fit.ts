@@ -1,8 +1,12 @@
 import { fitLda } from './lda';
 import {
+  decodeItemFeatureDelta,
   decodeItemFeatures,
+  encodeItemFeatureDelta,
   encodeItemFeatures,
   ItemFeatureTable,
+  overlayItemFeatures,
+  type ItemFeatureDelta,
   normalizedProjection,
   quantizeColour,
 } from './items';
@@ -11,6 +15,7 @@ import {
   DEFAULT_WEIGHTS,
   encodeRankingModel,
   RANKING_ITEMS_ATTACHMENT,
+  RANKING_ITEMS_DELTA_ATTACHMENT,
   RANKING_MODEL_ATTACHMENT,
   type RankingModel,
   type RankingWeights,
@@ -123,9 +128,88 @@ export function readRankingModel(snapshot: Pick<RankingSnapshot, 'attachment'> |
   return bytes ? decodeRankingModel(bytes) : null;
 }
 
+/** Every item's ranking features: the full table with the delta of later changes laid over it. */
 export function readItemFeatures(snapshot: Pick<RankingSnapshot, 'attachment'> | null): ItemFeatureTable {
+  const { full, delta } = readItemFeatureParts(snapshot);
+  return delta ? overlayItemFeatures(full, delta) : full;
+}
+
+/** The two attachments the item features are kept in, decoded apart (null full: none yet). */
+function readItemFeatureParts(snapshot: Pick<RankingSnapshot, 'attachment'> | null): {
+  full: ItemFeatureTable;
+  hasFull: boolean;
+  delta: ItemFeatureDelta | null;
+} {
   const bytes = snapshot?.attachment(RANKING_ITEMS_ATTACHMENT);
-  return bytes ? decodeItemFeatures(bytes) : ItemFeatureTable.empty();
+  const deltaBytes = bytes ? snapshot?.attachment(RANKING_ITEMS_DELTA_ATTACHMENT) : undefined;
+  return {
+    full: bytes ? decodeItemFeatures(bytes) : ItemFeatureTable.empty(),
+    hasFull: bytes !== undefined,
+    delta: deltaBytes ? decodeItemFeatureDelta(deltaBytes) : null,
+  };
+}
+
+/**
+ * A delta of at most this many rows (changed plus deleted), or 1/8 of the full table if more, is
+ * published on its own; a larger one folds into a new full table. At 50,000 items (64-d LDA, 101 colour
+ * bins, ~370 bytes a row) the full table is ~18 MB and the largest delta ~2.3 MB, so a small change
+ * writes kilobytes and the full rewrite comes once every ~6,000 changed items.
+ */
+export const ITEM_DELTA_MIN_ROWS = 1024;
+
+/**
+ * The item-features attachments to publish for `table` (the new version's every row): only the rows
+ * changed since the base's full table (a delta) when its layout still holds and the delta is small,
+ * else the full table (and no delta).
+ */
+function itemFeatureAttachments(
+  table: ItemFeatureTable,
+  parts: ReturnType<typeof readItemFeatureParts>,
+  changedIds: Iterable<string>,
+  fullRewrite: boolean,
+): Record<string, Uint8Array | null> {
+  const { full, hasFull, delta } = parts;
+  const fullTable = () => ({
+    [RANKING_ITEMS_ATTACHMENT]: encodeItemFeatures(table),
+    [RANKING_ITEMS_DELTA_ATTACHMENT]: null,
+  });
+  if (
+    fullRewrite ||
+    !hasFull ||
+    full.projectionDim !== table.projectionDim ||
+    full.colourDim !== table.colourDim ||
+    full.modelStamp !== table.modelStamp
+  )
+    return fullTable();
+  const changed = new Set<string>(delta?.rows.ids ?? []);
+  for (const id of changedIds) changed.add(id);
+  const deleted = full.ids.filter((id) => table.rowOf(id) === undefined);
+  const rows = table.ids.filter((id) => changed.has(id) || full.rowOf(id) === undefined);
+  if (rows.length + deleted.length > Math.max(ITEM_DELTA_MIN_ROWS, Math.ceil(full.ids.length / 8)))
+    return fullTable();
+  const m = table.projectionDim;
+  const l = table.colourDim;
+  const projections = new Float32Array(rows.length * m);
+  const colours = new Uint8Array(rows.length * l);
+  const hasColour = new Uint8Array(rows.length);
+  rows.forEach((id, i) => {
+    const row = table.rowOf(id) as number;
+    projections.set(table.projections.subarray(row * m, (row + 1) * m), i * m);
+    colours.set(table.colours.subarray(row * l, (row + 1) * l), i * l);
+    hasColour[i] = table.hasColour[row] as number;
+  });
+  const deltaRows = new ItemFeatureTable(
+    rows,
+    m,
+    projections,
+    l,
+    colours,
+    hasColour,
+    table.modelStamp,
+    table.labelChanges,
+  );
+  // RANKING_ITEMS_ATTACHMENT is left out: the store carries the base's forward (hard-linked, 0 bytes).
+  return { [RANKING_ITEMS_DELTA_ATTACHMENT]: encodeItemFeatureDelta({ rows: deltaRows, deleted }) };
 }
 
 /** Whether the snapshot's model is missing or stale enough to fit again, and why. */
@@ -223,7 +307,8 @@ export function deriveRankingAttachments(
   // for the new vectors, so the model is dropped (and refitted right after).
   if (change.replaceAll && newModel === undefined) newModel = null;
   const model = newModel === undefined ? readRankingModel(base) : newModel;
-  const baseTable = readItemFeatures(base);
+  const baseParts = readItemFeatureParts(base);
+  const baseTable = baseParts.delta ? overlayItemFeatures(baseParts.full, baseParts.delta) : baseParts.full;
   const projector = change.projection !== undefined ? change.projection : (base?.projector() ?? null);
   const space: ServedSpace = projector?.descriptor.id ?? null;
   // The base's served vectors are in the published space only when the change keeps the base's space.
@@ -315,7 +400,12 @@ export function deriveRankingAttachments(
     stamp,
     labelChanges,
   );
-  const out: Record<string, Uint8Array | null> = { [RANKING_ITEMS_ATTACHMENT]: encodeItemFeatures(table) };
+  const out = itemFeatureAttachments(
+    table,
+    baseParts,
+    upserts.keys(),
+    change.replaceAll === true || newModel !== undefined,
+  );
   if (newModel !== undefined) out[RANKING_MODEL_ATTACHMENT] = newModel ? encodeRankingModel(newModel) : null;
   return out;
 }

@@ -3,8 +3,14 @@ import type { LdaProjection } from './lda';
 
 /** Snapshot attachment holding the fitted model (RankingModel). */
 export const RANKING_MODEL_ATTACHMENT = 'ranking-model.bin';
-/** Snapshot attachment holding every item's ranking features (ItemFeatureTable). */
+/** Snapshot attachment holding every item's ranking features (ItemFeatureTable) as of its last full write. */
 export const RANKING_ITEMS_ATTACHMENT = 'ranking-items.bin';
+/**
+ * Snapshot attachment holding the rows changed since RANKING_ITEMS_ATTACHMENT was written (added or
+ * replaced rows, removed ids; ItemFeatureDelta), laid over it when read. A small change publishes only
+ * this (the full table, several MB at 50k items, is hard-linked from the base); absent: no change since.
+ */
+export const RANKING_ITEMS_DELTA_ATTACHMENT = 'ranking-items-delta.bin';
 
 /**
  * Query-time weights. Measured on the fashion sample (5-fold, README "Evaluation"); each term is

@@ -12,7 +12,11 @@ import { SnapshotWriter, type ItemInput, type Snapshot } from '@lookalike/index-
 import { fitProjection, type LinearProjection } from '@lookalike/projection';
 import {
   DEFAULT_RANKING_CONFIG,
+  ITEM_DELTA_MIN_ROWS,
   LearnedRanker,
+  RANKING_ITEMS_ATTACHMENT,
+  RANKING_ITEMS_DELTA_ATTACHMENT,
+  decodeItemFeatureDelta,
   RankingMaintainer,
   itemsMatchModel,
   project,
@@ -213,6 +217,39 @@ describe('learned ranking in the served (projected) space, on real snapshots', (
     snapshot = await latest();
     expect(snapshot.projection).toBeNull();
     expect(readRankingModel(snapshot)?.servedSpace).toBeNull();
+    expectFeaturesInServedSpace(snapshot);
+  });
+
+  test('small changes publish only a delta of the item features; a large one folds it into the full table', async () => {
+    await maintainer.publish({ upserts: items, deletes: [], projection: p1, projectionReplaces: null });
+    await maintainer.idle();
+    const fitted = await latest();
+    const full = fitted.attachment(RANKING_ITEMS_ATTACHMENT)!;
+    expect(fitted.attachmentNames()).not.toContain(RANKING_ITEMS_DELTA_ATTACHMENT);
+
+    // A one-item upsert, then a delete and a relabel: the full table is carried forward unchanged.
+    const [fresh] = catalogue(1, 77, 'd');
+    await maintainer.publish({ upserts: [fresh!], deletes: [] });
+    const relabelled = { ...items[4]!, metadata: { ...items[4]!.metadata, articleType: 'Watches' } };
+    await maintainer.publish({ upserts: [relabelled], deletes: ['i7', 'i8'] });
+    let snapshot = await latest();
+    expect(Buffer.from(snapshot.attachment(RANKING_ITEMS_ATTACHMENT)!).equals(Buffer.from(full))).toBe(true);
+    const delta = decodeItemFeatureDelta(snapshot.attachment(RANKING_ITEMS_DELTA_ATTACHMENT)!);
+    expect([...delta.rows.ids].sort()).toEqual(['d0', 'i4']);
+    expect([...delta.deleted].sort()).toEqual(['i7', 'i8']);
+    // Read back, the features are every item's and only theirs, each in the served space.
+    const merged = readItemFeatures(snapshot);
+    expect([...merged.ids].sort()).toEqual([...snapshot.ids()].sort());
+    expect(merged.labelChanges).toBe(1 + 1 + 2);
+    expectFeaturesInServedSpace(snapshot);
+    expect(merged.hasColour.every((c) => c === 1)).toBe(true);
+
+    // More changed rows than the delta may hold: a new full table, no delta.
+    const many = catalogue(ITEM_DELTA_MIN_ROWS + 10, 3, 'm');
+    await maintainer.publish({ upserts: many, deletes: [] });
+    snapshot = await latest();
+    expect(snapshot.attachmentNames()).not.toContain(RANKING_ITEMS_DELTA_ATTACHMENT);
+    expect(readItemFeatures(snapshot).ids).toHaveLength(snapshot.count);
     expectFeaturesInServedSpace(snapshot);
   });
 
