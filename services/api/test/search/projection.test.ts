@@ -7,8 +7,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SnapshotWriter, type Snapshot } from '@lookalike/index-store';
+import { SnapshotWriter, type ItemInput, type Snapshot } from '@lookalike/index-store';
 import { fitProjection, type LinearProjection } from '@lookalike/projection';
+import {
+  DEFAULT_RANKING_CONFIG,
+  RankingMaintainer,
+  rankedSearch,
+  readRankingModel,
+} from '@lookalike/ranking';
 import { FAKE_MODEL, buildTestApp, fakeVector, solidPng, type TestApp } from '../helpers';
 
 /** Deterministic PRNG (mulberry32). */
@@ -162,5 +168,75 @@ describe('image queries in the served (projected) space', () => {
     expect(response.statusCode).toBe(200);
     const want = snapshot.searchById('image-0', { k: 5 });
     expect(shape(response.json()).map((r) => r.id)).toEqual(want.map((h) => h.id));
+  });
+});
+
+describe('the learned ranking of uploads in the served (projected) space', () => {
+  let t: TestApp;
+  let dataDir: string;
+  let writer: SnapshotWriter;
+  let image: Buffer;
+  let projection: LinearProjection;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-projection-ranking-'));
+    image = await solidPng([90, 60, 30]);
+    const random = rng(11);
+    const classes = ['Shirts', 'Shoes', 'Watches'];
+    const items: ItemInput[] = Array.from({ length: 90 }, (_, i) => {
+      const vector = rawVector(random);
+      vector[i % 3] = (vector[i % 3] as number) + 0.5; // the class shows in dimensions 0-2
+      const norm = Math.hypot(...vector);
+      return {
+        id: `item-${i}`,
+        vector: vector.map((x) => x / norm),
+        metadata: { articleType: classes[i % 3] as string },
+        contentHash: `h-${i}`,
+      };
+    });
+    items.push({
+      id: 'upload',
+      vector: fakeVector(image),
+      metadata: { articleType: 'Shoes' },
+      contentHash: 'h-u',
+    });
+    const all = new Float32Array(items.length * FAKE_MODEL.dimension);
+    items.forEach((item, i) => all.set(item.vector, i * FAKE_MODEL.dimension));
+    projection = fitProjection(all, items.length, FAKE_MODEL, { outputDimension: 6, beta: 0.5 });
+    writer = await SnapshotWriter.open({ dataDir, model: FAKE_MODEL, gcGraceMs: 0 });
+    // The indexer's publish path: the ranking is fitted on the projected vectors and published.
+    const maintainer = new RankingMaintainer(writer, {
+      config: { ...DEFAULT_RANKING_CONFIG, minLabelled: 10 },
+      worker: false,
+    });
+    await maintainer.publish({ upserts: items, deletes: [], projection, projectionReplaces: null });
+    await maintainer.idle();
+    await maintainer.close();
+    t = await buildTestApp();
+    t.snapshots.swap((await writer.latest()) as Snapshot);
+  });
+  afterAll(async () => {
+    await t?.app.close();
+    await writer?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('an upload is re-ranked by the model fitted in the served space, from its projected vector', async () => {
+    const snapshot = t.snapshots.current() as Snapshot;
+    expect(readRankingModel(snapshot)?.servedSpace).toBe(projection.descriptor.id);
+    const response = await t.request('/v1/similar', {
+      method: 'POST',
+      json: { imageBase64: image.toString('base64'), k: 8 },
+    });
+    expect(response.statusCode).toBe(200);
+    const results = response.json().results as Array<{ id: string; score: number; similarity: number }>;
+    const want = rankedSearch(snapshot, { vector: projection.project(fakeVector(image)) }, { k: 8 });
+    expect(results.map((r) => r.id)).toEqual(want.map((h) => h.id));
+    results.forEach((r, i) => {
+      expect(r.score).toBeCloseTo(want[i]!.score, 5);
+      expect(r.similarity).toBeCloseTo(want[i]!.similarity, 5);
+    });
+    // The learned ranking was applied (not plain similarity).
+    expect(results.some((r) => Math.abs(r.score - r.similarity) > 1e-6)).toBe(true);
   });
 });
