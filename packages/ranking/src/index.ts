@@ -11,6 +11,7 @@ export {
 export {
   RANKING_MODEL_ATTACHMENT,
   RANKING_ITEMS_ATTACHMENT,
+  RANKING_ITEMS_DELTA_ATTACHMENT,
   DEFAULT_WEIGHTS,
   encodeRankingModel,
   decodeRankingModel,
@@ -18,7 +19,15 @@ export {
   type RankingWeights,
   type FitStats,
 } from './model';
-export { ItemFeatureTable, encodeItemFeatures, decodeItemFeatures } from './items';
+export {
+  ItemFeatureTable,
+  encodeItemFeatures,
+  decodeItemFeatures,
+  encodeItemFeatureDelta,
+  decodeItemFeatureDelta,
+  overlayItemFeatures,
+  type ItemFeatureDelta,
+} from './items';
 export { RankingFormatError } from './codec';
 export {
   DEFAULT_RANKING_CONFIG,
@@ -26,8 +35,11 @@ export {
   fitRankingModel,
   deriveRankingAttachments,
   refitDue,
+  servedSpaceOf,
+  itemsMatchModel,
   readRankingModel,
   readItemFeatures,
+  ITEM_DELTA_MIN_ROWS,
   labelOf,
   type RankingConfig,
   type FitData,

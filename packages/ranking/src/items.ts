@@ -53,7 +53,11 @@ export function encodeItemFeatures(table: ItemFeatureTable): Uint8Array {
 }
 
 export function decodeItemFeatures(bytes: Uint8Array): ItemFeatureTable {
-  const { header, sections } = decodeContainer(ITEMS_MAGIC, bytes);
+  return decodeTable(ITEMS_MAGIC, bytes);
+}
+
+function decodeTable(magic: string, bytes: Uint8Array): ItemFeatureTable {
+  const { header, sections } = decodeContainer(magic, bytes);
   const ids = header.ids as string[];
   const projectionDim = header.projectionDim as number;
   const colourDim = header.colourDim as number;
@@ -80,6 +84,73 @@ export function decodeItemFeatures(bytes: Uint8Array): ItemFeatureTable {
     (header.modelStamp as string | null) ?? null,
     (header.labelChanges as number) ?? 0,
   );
+}
+
+const DELTA_MAGIC = 'LKRD';
+
+/**
+ * The rows of an ItemFeatureTable changed since the full table was written: `rows` (added or replaced
+ * items, their features; its modelStamp and labelChanges are the merged table's) and `deleted` (ids of
+ * the full table that are gone). Same projection and colour dimensions as the full table.
+ */
+export interface ItemFeatureDelta {
+  rows: ItemFeatureTable;
+  deleted: readonly string[];
+}
+
+export function encodeItemFeatureDelta(delta: ItemFeatureDelta): Uint8Array {
+  const { rows } = delta;
+  return encodeContainer(
+    DELTA_MAGIC,
+    {
+      ids: rows.ids,
+      deleted: delta.deleted,
+      projectionDim: rows.projectionDim,
+      colourDim: rows.colourDim,
+      modelStamp: rows.modelStamp,
+      labelChanges: rows.labelChanges,
+    },
+    { projections: rows.projections, colours: rows.colours, hasColour: rows.hasColour },
+  );
+}
+
+export function decodeItemFeatureDelta(bytes: Uint8Array): ItemFeatureDelta {
+  const { header } = decodeContainer(DELTA_MAGIC, bytes);
+  const deleted = header.deleted as string[];
+  if (!Array.isArray(deleted)) throw new RankingFormatError('ranking item delta lists no deleted ids');
+  return { rows: decodeTable(DELTA_MAGIC, bytes), deleted };
+}
+
+/** The full table with the delta laid over it: its rows added or replaced, its deleted ids gone. */
+export function overlayItemFeatures(full: ItemFeatureTable, delta: ItemFeatureDelta): ItemFeatureTable {
+  const { rows } = delta;
+  if (rows.projectionDim !== full.projectionDim || rows.colourDim !== full.colourDim)
+    throw new RankingFormatError('ranking item delta does not match its full table');
+  const m = full.projectionDim;
+  const l = full.colourDim;
+  const gone = new Set(delta.deleted);
+  for (const id of rows.ids) gone.add(id);
+  const kept: number[] = [];
+  full.ids.forEach((id, row) => {
+    if (!gone.has(id)) kept.push(row);
+  });
+  const n = kept.length + rows.ids.length;
+  const ids: string[] = new Array<string>(n);
+  const projections = new Float32Array(n * m);
+  const colours = new Uint8Array(n * l);
+  const hasColour = new Uint8Array(n);
+  kept.forEach((from, to) => {
+    ids[to] = full.ids[from] as string;
+    projections.set(full.projections.subarray(from * m, (from + 1) * m), to * m);
+    colours.set(full.colours.subarray(from * l, (from + 1) * l), to * l);
+    hasColour[to] = full.hasColour[from] as number;
+  });
+  const offset = kept.length;
+  rows.ids.forEach((id, i) => (ids[offset + i] = id));
+  projections.set(rows.projections, offset * m);
+  colours.set(rows.colours, offset * l);
+  hasColour.set(rows.hasColour, offset);
+  return new ItemFeatureTable(ids, m, projections, l, colours, hasColour, rows.modelStamp, rows.labelChanges);
 }
 
 /** √p of an L1-normalised histogram, as bytes (0..255). */

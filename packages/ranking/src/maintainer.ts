@@ -7,11 +7,12 @@ import {
   fitRankingModel,
   readRankingModel,
   refitDue,
+  servedSpaceOf,
   type FitData,
   type RankingConfig,
 } from './fit';
 import { decodeRankingModel, type RankingModel } from './model';
-import type { RankedItemInput, RankingSnapshot } from './ports';
+import type { RankedItemInput, RankingProjector, RankingSnapshot } from './ports';
 
 type Attachments = Record<string, Uint8Array | null>;
 
@@ -19,6 +20,8 @@ export interface RankingStoreChange<S> {
   upserts: RankedItemInput[];
   deletes: string[];
   replaceAll?: boolean;
+  /** Sets (or clears: null) the served projection; undefined keeps the base's (SnapshotChange.projection). */
+  projection?: RankingProjector | null;
   deriveAttachments?: (base: S | null) => Attachments | Promise<Attachments>;
 }
 
@@ -35,8 +38,11 @@ export interface RankingLogger {
 
 export interface RankingMaintainerOptions {
   config: RankingConfig;
-  /** Embedding dimension of the snapshots. */
-  dimension: number;
+  /**
+   * Unused: the fit reads the served dimension from the snapshot (compact with a projection, the raw
+   * embedding dimension without). Kept so existing callers compile.
+   */
+  dimension?: number;
   logger?: RankingLogger;
   /** Fit in a worker thread (default: when the compiled worker file exists). */
   worker?: boolean;
@@ -84,6 +90,8 @@ export class RankingMaintainer<S extends RankingSnapshot, C extends RankingStore
 
   /** Publishes `change` with its ranking attachments, then checks (in the background) whether to refit. */
   async publish(change: C): Promise<R> {
+    // `change` may set or clear the projection (SnapshotChange.projection): the hook projects the
+    // upserts with the projection of the version it publishes.
     const result = await this.store.publish({
       ...change,
       deriveAttachments: (base: S | null) => deriveRankingAttachments(base, change),
@@ -115,7 +123,7 @@ export class RankingMaintainer<S extends RankingSnapshot, C extends RankingStore
 
   /** Fits and publishes a model when one is due; returns whether it published one. */
   async refitIfDue(): Promise<boolean> {
-    const { config, dimension, logger } = this.options;
+    const { config, logger } = this.options;
     const snapshot = await this.store.latest();
     if (!snapshot) return false;
     const reason = refitDue(snapshot, config);
@@ -123,7 +131,7 @@ export class RankingMaintainer<S extends RankingSnapshot, C extends RankingStore
     // Every start is followed by one of: fitted and published, superseded, failed (logged by the caller).
     logger?.info({ reason, fromVersion: snapshot.version }, 'ranking fit started');
     const started = performance.now();
-    const data = collectFitData(snapshot, config, dimension);
+    const data = collectFitData(snapshot, config);
     const useWorker = this.options.worker ?? existsSync(path.join(__dirname, 'fit-worker.js'));
     const model = useWorker ? await fitInWorker(data, config) : fitRankingModel(data, config);
     if (this.closed) return false;
@@ -132,17 +140,27 @@ export class RankingMaintainer<S extends RankingSnapshot, C extends RankingStore
       logger?.info({ fromVersion: snapshot.version }, 'ranking fit superseded by a newer one; not published');
       return false;
     }
+    let spaceMoved = false;
     const result = await this.store.publish({
       upserts: [],
       deletes: [],
-      // Decided again under the writer lock on the exact base: an older fit never replaces a newer one.
-      deriveAttachments: (base: S | null) =>
-        deriveRankingAttachments(
-          base,
-          { upserts: [], deletes: [] },
-          fittedOnNewer(base, snapshot.version) ? undefined : model,
-        ),
+      // Decided again under the writer lock on the exact base: an older fit never replaces a newer one,
+      // and a fit in a served space the base no longer serves (a projection published meanwhile) is
+      // dropped — the check that follows fits again in the new space.
+      deriveAttachments: (base: S | null) => {
+        spaceMoved = model !== null && model.servedSpace !== servedSpaceOf(base);
+        const stale = fittedOnNewer(base, snapshot.version) || spaceMoved;
+        return deriveRankingAttachments(base, { upserts: [], deletes: [] }, stale ? undefined : model);
+      },
     } as unknown as C);
+    if (spaceMoved) {
+      logger?.info(
+        { fromVersion: snapshot.version },
+        'ranking fit superseded by a new served space; fitting again',
+      );
+      this.again = true;
+      return false;
+    }
     this.fits++;
     logger?.info(
       {

@@ -3,8 +3,14 @@ import type { LdaProjection } from './lda';
 
 /** Snapshot attachment holding the fitted model (RankingModel). */
 export const RANKING_MODEL_ATTACHMENT = 'ranking-model.bin';
-/** Snapshot attachment holding every item's ranking features (ItemFeatureTable). */
+/** Snapshot attachment holding every item's ranking features (ItemFeatureTable) as of its last full write. */
 export const RANKING_ITEMS_ATTACHMENT = 'ranking-items.bin';
+/**
+ * Snapshot attachment holding the rows changed since RANKING_ITEMS_ATTACHMENT was written (added or
+ * replaced rows, removed ids; ItemFeatureDelta), laid over it when read. A small change publishes only
+ * this (the full table, several MB at 50k items, is hard-linked from the base); absent: no change since.
+ */
+export const RANKING_ITEMS_DELTA_ATTACHMENT = 'ranking-items-delta.bin';
 
 /**
  * Query-time weights. Measured on the fashion sample (5-fold, README "Evaluation"); each term is
@@ -64,6 +70,12 @@ export interface RankingModel {
   lda: LdaProjection | null;
   weights: RankingWeights;
   stats: FitStats;
+  /**
+   * The served space the model was fitted in: the id of the snapshot's projection, or null (the raw
+   * embeddings). Its LDA maps vectors of that space only; a snapshot serving another space (a new
+   * projection published since) ranks by plain similarity until a refit in the new space publishes.
+   */
+  servedSpace: string | null;
 }
 
 const MODEL_MAGIC = 'LKRM';
@@ -107,5 +119,7 @@ export function decodeRankingModel(bytes: Uint8Array): RankingModel {
     lda,
     weights: { ...DEFAULT_WEIGHTS, ...h.weights },
     stats: h.stats,
+    // Models written before projections existed were all fitted on the raw embeddings.
+    servedSpace: typeof h.servedSpace === 'string' ? h.servedSpace : null,
   };
 }

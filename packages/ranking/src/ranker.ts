@@ -1,5 +1,5 @@
 import type { RankedHit, SearchHit, SearchOptions } from '@lookalike/contracts';
-import { readItemFeatures, readRankingModel, labelOf } from './fit';
+import { itemsMatchModel, readItemFeatures, readRankingModel, labelOf } from './fit';
 import { normalizedProjection, type ItemFeatureTable } from './items';
 import type { RankingModel } from './model';
 import type { QuerySnapshot, RankingQuery } from './ports';
@@ -57,13 +57,23 @@ export class LearnedRanker {
 
   private static readonly cache = new WeakMap<object, LearnedRanker | null>();
 
-  /** The ranker of a snapshot (decoded once per snapshot), or null when it holds no model. */
+  /**
+   * The ranker of a snapshot (decoded once per snapshot), or null — plain similarity — when it holds
+   * no model, or a model fitted in another served space than the snapshot serves (a projection was
+   * published after the fit: its LDA would map vectors of the old space) or whose item projections
+   * are missing. The indexer's refit (refitDue says why) publishes a model for the new space.
+   */
   static forSnapshot(snapshot: QuerySnapshot): LearnedRanker | null {
     let ranker = LearnedRanker.cache.get(snapshot);
     if (ranker === undefined) {
       const attachments = snapshot.attachment ? { attachment: snapshot.attachment.bind(snapshot) } : null;
       const model = readRankingModel(attachments);
-      ranker = model && attachments ? new LearnedRanker(model, readItemFeatures(attachments)) : null;
+      const items = model && attachments ? readItemFeatures(attachments) : null;
+      const space = snapshot.projection?.id ?? null;
+      ranker =
+        model && items && model.servedSpace === space && itemsMatchModel(model, items)
+          ? new LearnedRanker(model, items)
+          : null;
       LearnedRanker.cache.set(snapshot, ranker);
     }
     return ranker;
@@ -84,6 +94,11 @@ export class LearnedRanker {
 
   /** Re-ranks the candidates (`candidateOptions`) of a query image; its labels are voted by them. */
   rerankQuery(candidates: SearchHit[], query: RankingQuery, k: number): RankedHit[] {
+    const inputDimension = this.model.lda?.inputDimension;
+    if (inputDimension !== undefined && query.vector.length !== inputDimension)
+      throw new RangeError(
+        `query vector has ${query.vector.length} floats; the ranking model maps served vectors of ${inputDimension} (project the raw embedding first)`,
+      );
     const projection = this.model.lda
       ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
       : null;

@@ -5,6 +5,9 @@ import {
   RANKING_MODEL_ATTACHMENT,
   RankingMaintainer,
   decodeItemFeatures,
+  decodeItemFeatureDelta,
+  readItemFeatures,
+  RANKING_ITEMS_DELTA_ATTACHMENT,
   decodeRankingModel,
   deriveRankingAttachments,
   encodeRankingModel,
@@ -55,6 +58,12 @@ class FakeSnapshot implements RankingSnapshot {
     private readonly files: Record<string, Uint8Array | null> = {},
     readonly version = 1,
   ) {}
+  readonly dimension = D;
+  /** Serves the raw vectors (the projected space is tested on real snapshots in served-space.test.ts). */
+  readonly projection = null;
+  projector() {
+    return null;
+  }
   get count() {
     return this.items.length;
   }
@@ -178,17 +187,19 @@ describe('ranking state and query-time re-ranking', () => {
       { dimension: D, vectors, labels: items.map((i) => i.metadata.articleType), snapshotVersion: 1 },
       config,
     )!;
-    const base = new FakeSnapshot(
-      items,
-      deriveRankingAttachments(null, { upserts: items, deletes: [] }, model),
-    );
+    const baseFiles = deriveRankingAttachments(null, { upserts: items, deletes: [] }, model);
+    const base = new FakeSnapshot(items, baseFiles);
     const relabelled = { ...items[0]!, metadata: { ...items[0]!.metadata, articleType: 'Watches' } };
     const fresh = synthetic(63, 9)
       .slice(60)
       .map((i) => ({ ...i, id: `new-${i.id}` }));
     const next = deriveRankingAttachments(base, { upserts: [relabelled, ...fresh], deletes: ['i1', 'i2'] });
     expect(next[RANKING_MODEL_ATTACHMENT]).toBeUndefined(); // the model is carried forward by the store
-    const table = decodeItemFeatures(next[RANKING_ITEMS_ATTACHMENT]!);
+    // A small change publishes only the delta; the full table is carried forward by the store.
+    expect(next[RANKING_ITEMS_ATTACHMENT]).toBeUndefined();
+    expect(decodeItemFeatureDelta(next[RANKING_ITEMS_DELTA_ATTACHMENT]!).rows.ids).toHaveLength(4);
+    const files = { ...baseFiles, ...next };
+    const table = readItemFeatures({ attachment: (name) => files[name] ?? undefined });
     expect(table.ids).toHaveLength(60 - 2 + 3);
     expect(table.rowOf('i1')).toBeUndefined();
     expect(table.rowOf('new-i60')).toBeDefined();

@@ -80,6 +80,8 @@ export interface FakeItem {
 export class FakeSnapshot implements SnapshotView {
   readonly count: number;
   readonly builtAt = '2024-01-01T00:00:00.000Z';
+  /** A fake serves the raw vectors: no projection (the real snapshot's projection is tested in projection.test.ts). */
+  readonly projection = null;
   private readonly items: Map<string, FakeItem>;
 
   constructor(
@@ -89,6 +91,14 @@ export class FakeSnapshot implements SnapshotView {
   ) {
     this.items = new Map(items.map((item) => [item.id, item]));
     this.count = items.length;
+  }
+
+  get dimension(): number {
+    return this.model.dimension;
+  }
+
+  projector(): null {
+    return null;
   }
 
   get(id: string): StoredItem | undefined {

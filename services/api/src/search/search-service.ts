@@ -30,10 +30,25 @@ export interface SimilarAnswer {
 }
 
 /**
+ * The query in the space `snapshot` serves: the raw embedding projected with that snapshot's own
+ * projection (its compact, learned space), or as it is when the snapshot serves raw vectors. Always
+ * the projection of the snapshot the search runs on — never one read earlier — so a hot swap to a
+ * version with another projection cannot search one space with a vector of another.
+ */
+export function servedQuery(
+  snapshot: Pick<SnapshotView, 'projector'>,
+  embedding: QueryEmbedding,
+): QueryEmbedding {
+  const projector = snapshot.projector();
+  if (!projector) return embedding;
+  return { ...embedding, vector: projector.project(embedding.vector) };
+}
+
+/**
  * The similarity queries, each layer passed once: options and filter parsed once; an image query
  * takes its place in the one inference queue, is embedded, checked against the model of the live
- * snapshot (sameModel) and searched with the snapshot's ranking; concurrent searches share one FAISS
- * pass (SearchBatcher). Routes only read the request and shape the answer.
+ * snapshot (sameModel), projected into the space that snapshot serves (servedQuery) and searched with
+ * the snapshot's ranking; concurrent searches share one FAISS pass (SearchBatcher). Routes only read the request and shape the answer.
  */
 export class SearchService {
   private readonly batcher: SearchBatcher;
@@ -92,9 +107,10 @@ export class SearchService {
     }
     this.checkFields(query, live);
     const end = this.metrics.queryDuration.startTimer({ kind: 'image' });
+    const served = servedQuery(live, embedding);
     // The snapshot's learned ranking (fitted by the indexer) re-ranks its plain neighbours, if it has one.
-    const results = await rankedSearchWith(live, embedding, query.options, (candidates) =>
-      this.batcher.search(live, { vector: embedding.vector, options: candidates }),
+    const results = await rankedSearchWith(live, served, query.options, (candidates) =>
+      this.batcher.search(live, { vector: served.vector, options: candidates }),
     );
     end();
     return { indexVersion: live.version, model: live.model.id, results };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
 import etag from '@fastify/etag';
+import type { ProjectionDescriptor } from '@lookalike/index-store';
 import {
   ETAG_HEADERS,
   ModelName,
@@ -11,6 +12,24 @@ import {
   problemResponses,
 } from '../../schemas';
 
+const IndexProjection = component(
+  'IndexProjection',
+  Type.Object(
+    {
+      kind: Type.String({ description: 'How it was fitted, e.g. "pca-whiten".' }),
+      id: Type.String({
+        pattern: '^[0-9a-f]{16}$',
+        description:
+          'Digest of the projection: two versions serve the same space exactly when their ids are equal.',
+      }),
+      outputDimension: Type.Integer({ minimum: 1, description: 'Dimension it maps raw embeddings to.' }),
+      fittedOn: Type.Integer({ minimum: 0, description: 'Items the fit saw.' }),
+      fittedAt: Type.String({ format: 'date-time', description: 'When it was fitted.' }),
+    },
+    { additionalProperties: false, description: 'The learned projection served vectors are in.' },
+  ),
+);
+
 const IndexInfo = component(
   'IndexInfo',
   Type.Object(
@@ -19,7 +38,21 @@ const IndexInfo = component(
       count: Type.Integer({ minimum: 0, description: 'Items in it.' }),
       model: ModelName,
       modelSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-      dimension: Type.Integer({ minimum: 1 }),
+      dimension: Type.Integer({
+        minimum: 1,
+        description:
+          'Dimension of the vectors searched (the served space): the projection output dimension when a ' +
+          'projection is served, else embeddingDimension.',
+      }),
+      embeddingDimension: Type.Integer({
+        minimum: 1,
+        description: "Dimension of the model's raw embedding (what an uploaded image is embedded to).",
+      }),
+      projection: Type.Union([IndexProjection, Type.Null()], {
+        description:
+          'The learned projection the served vectors are in (raw embeddings are projected with it before ' +
+          'search), or null: the raw embeddings are searched.',
+      }),
       builtAt: Type.String({ format: 'date-time' }),
       refused: Type.Union(
         [
@@ -45,6 +78,13 @@ const IndexInfo = component(
     { additionalProperties: false, description: 'The snapshot being served.' },
   ),
 );
+
+/** What an operator needs of the served projection (its model is the index's, its input dimension embeddingDimension). */
+function projectionInfo(projection: ProjectionDescriptor | null) {
+  if (!projection) return null;
+  const { kind, id, outputDimension, fittedOn, fittedAt } = projection;
+  return { kind, id, outputDimension, fittedOn, fittedAt };
+}
 
 /** GET /v1/index: the snapshot being served (version, size, model). */
 const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
@@ -72,7 +112,9 @@ const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
         count: snapshot.count,
         model: snapshot.model.id,
         modelSha256: snapshot.model.sha256,
-        dimension: snapshot.model.dimension,
+        dimension: snapshot.dimension,
+        embeddingDimension: snapshot.model.dimension,
+        projection: projectionInfo(snapshot.projection),
         builtAt: snapshot.builtAt,
         refused: deps.snapshots.refusal,
       };

@@ -28,7 +28,9 @@ export const SearchHit = component(
       }),
       similarity: Type.Number({
         description:
-          'Cosine similarity of the two images’ embeddings, −1…1 (1 = identical); what `minScore` filters on.',
+          'Cosine similarity, −1…1 (1 = identical), of the two items’ vectors in the served space: the ' +
+          'catalogue’s learned, whitened space when the index serves a projection (`GET /v1/index` ' +
+          '`projection`), else the raw embeddings. What `minScore` and `collapse` are measured in.',
       }),
       metadata: Metadata,
     },
@@ -63,13 +65,18 @@ export const K = Type.Integer({
 export const MinScore = Type.Number({
   minimum: -1,
   maximum: 1,
-  description: 'Drop results whose `similarity` (cosine, −1…1) is lower.',
+  description:
+    'Drop results whose `similarity` (cosine in the served space, −1…1) is lower. The scale depends on ' +
+    'the space: a whitened projection spreads unrelated items around 0, the raw embeddings around 0.5.',
 });
 export const Collapse = Type.Number({
   exclusiveMinimum: 0,
   maximum: 1,
   description:
-    'Near-duplicate collapse: drop a result whose cosine similarity to a better result is at least this.',
+    'Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better ' +
+    'result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the ' +
+    'raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): ' +
+    'choose the threshold for the space served.',
 });
 export const FilterObject = keyedRecord(
   METADATA_KEY,

@@ -18,6 +18,8 @@ export function indexRouteTests(h: RoutesOverFakes): void {
       model: FAKE_MODEL.id,
       modelSha256: FAKE_MODEL.sha256,
       dimension: FAKE_MODEL.dimension,
+      embeddingDimension: FAKE_MODEL.dimension,
+      projection: null,
       builtAt: '2024-01-01T00:00:00.000Z',
       refused: null,
     });
