@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CliConfig } from '../config';
 import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
+import { DEFAULT_PROJECTION_SPEC } from '@lookalike/projection';
 import { positiveInteger, projectionSpec } from '../options';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
@@ -23,10 +24,12 @@ export function evalCommand(getConfig: () => CliConfig): Command {
     .option('--csv <file>', 'catalogue CSV inside the folder', 'styles.csv')
     .option(
       '--projection <spec>',
-      'fit this projection per fold on the training folds and search the projected vectors: none, ' +
+      'fit this projection per fold on the training folds and search the projected vectors (default: the ' +
+        `indexer's default, ${DEFAULT_PROJECTION_SPEC}): none, ` +
         'pca:<dim> or pca-whiten:<dim>[,power=p][,beta=b][,shrink=a][,samples=n] (README, Evaluation)',
       projectionSpec,
-      projectionSpec('none'),
+      // The indexer's default (INDEX_PROJECTION=auto on a catalogue this size): what is served.
+      projectionSpec(DEFAULT_PROJECTION_SPEC),
     )
     .option(
       '--embeddings-cache <file>',

@@ -3,7 +3,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
-import type { ModelIdentity } from '@lookalike/contracts';
 import { SnapshotWriter, type Snapshot } from '@lookalike/index-store';
 import {
   fitProjectionWithStats,
@@ -157,9 +156,6 @@ export async function runEval(
       const test = items.filter((item) => item.fold === fold);
       // With a projection: fitted on the training folds' raw vectors only (the test fold never takes
       // part), and both train and test vectors mapped with it — what the indexer and the API will do.
-      let trainVectors = train.map((item) => item.vector);
-      let testVectors = test.map((item) => item.vector);
-      let model: ModelIdentity = embedder.model;
       let projection: LinearProjection | null = null;
       if (spec.kind !== 'none') {
         const d = embedder.model.dimension;
@@ -171,48 +167,37 @@ export async function runEval(
           labels,
         });
         projection = fitted.projection;
-        const t = performance.now();
-        const trainProjected = projection.project(stack(train, d));
-        const testProjected = projection.project(stack(test, d));
-        const dout = projection.outputDimension;
-        trainVectors = train.map((_item, i) => rowOf(trainProjected, i, dout));
-        testVectors = test.map((_item, i) => rowOf(testProjected, i, dout));
         projectionFits.push({
           fold,
           fitMs: fitted.stats.durationMs,
-          projectMs: performance.now() - t,
+          projectMs: 0,
           samples: fitted.stats.samples,
           explainedVariance: fitted.stats.explainedVariance,
           id: projection.descriptor.id,
         });
-        // TODO(compact-store): publish through the compact snapshot path (projected vectors + the
-        // projection + raw vectors) once packages/index-store has it; until then the projected vectors
-        // go into a plain snapshot under a model identity derived from the projection.
-        model = {
-          id: `${embedder.model.id}+${projection.descriptor.id}`,
-          sha256: embedder.model.sha256,
-          dimension: projection.outputDimension,
-        };
       }
       // The indexer's own publish path: SnapshotWriter + RankingMaintainer (fit in a worker thread).
+      // The raw embeddings go in as the indexer gives them; with a projection the writer stores them
+      // aside and serves the projected vectors (a compact snapshot), as in production.
       const writer = await SnapshotWriter.open({
         dataDir: path.join(tmp, `fold-${fold}`),
-        model,
+        model: embedder.model,
       });
-      const maintainer = new RankingMaintainer(writer, {
-        config: DEFAULT_RANKING_CONFIG,
-        dimension: model.dimension,
-      });
+      const maintainer = new RankingMaintainer(writer, { config: DEFAULT_RANKING_CONFIG });
+      const publishStarted = performance.now();
       await maintainer.publish({
-        upserts: train.map((item, i) => ({
+        upserts: train.map((item) => ({
           id: item.id,
-          vector: trainVectors[i] as Float32Array,
+          vector: item.vector,
           colour: item.colour,
           metadata: item.metadata,
           contentHash: item.id,
         })),
         deletes: [],
+        ...(projection ? { projection, projectionReplaces: null } : {}),
       });
+      const fitRecord = projectionFits.at(-1);
+      if (projection && fitRecord) fitRecord.projectMs = performance.now() - publishStarted;
       await maintainer.idle();
       const snapshot = (await writer.latest()) as Snapshot;
       const ranking = readRankingModel(snapshot);
@@ -226,8 +211,12 @@ export async function runEval(
         }
         counts.set(name, c);
       }
+      // Queries as the API makes them: the raw embedding mapped with the served snapshot's own projection.
+      const projector = snapshot.projector();
+      const d = embedder.model.dimension;
+      const testProjected = projector ? projector.project(stack(test, d)) : null;
       for (const [q, query] of test.entries()) {
-        const vector = testVectors[q] as Float32Array;
+        const vector = testProjected ? rowOf(testProjected, q, projector!.outputDimension) : query.vector;
         let t = performance.now();
         const plain = snapshot.search(vector, { k: K });
         queryMs.baseline += performance.now() - t;
