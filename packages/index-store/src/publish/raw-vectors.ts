@@ -18,6 +18,8 @@ export interface RawVectorsOptions {
 export interface RawVectors {
   /** The version they were read from (a projection fitted on them names its projection as the one it replaces). */
   version: number;
+  /** When that version was published (ISO 8601): every item returned was indexed at or before it. */
+  builtAt: string;
   /** Live items of that version (≥ rows). */
   count: number;
   /** Items returned. */
@@ -99,6 +101,7 @@ export async function readRawVectors(
   }
   return {
     version: snapshot.version,
+    builtAt: snapshot.builtAt,
     count: snapshot.count,
     rows: positions.length,
     sampled: positions.length < snapshot.count,
