@@ -42,10 +42,14 @@ export interface ProjectionMaintainerOptions {
 }
 
 /** Fits in a worker thread, so the caller's event loop (job locks, publishes, embeds) keeps running. */
-export function fitInWorker(job: FitJob): Promise<{ projection: LinearProjection; durationMs: number }> {
+export function fitInWorker(
+  job: FitJob,
+  onStarted?: (worker: Worker) => void,
+): Promise<{ projection: LinearProjection; durationMs: number }> {
   const file = path.join(__dirname, 'fit-worker.js');
   return new Promise((resolve, reject) => {
     const worker = new Worker(file, { workerData: job, transferList: [job.vectors.buffer as ArrayBuffer] });
+    onStarted?.(worker);
     worker.once('message', (reply: FitReply) => {
       void worker.terminate();
       if (!reply.ok) reject(new Error(`projection fit failed: ${reply.message}`));
@@ -86,6 +90,7 @@ export class ProjectionMaintainer<S extends ProjectionSnapshot, R> {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  private fitWorker: Worker | null = null;
   /** Projections (or clears) this maintainer published. */
   published = 0;
   /** Fits refused because another projection was published meanwhile. */
@@ -171,7 +176,15 @@ export class ProjectionMaintainer<S extends ProjectionSnapshot, R> {
         },
         'projection fit started',
       );
-      const { projection, durationMs } = await this.fit(raw, spec);
+      let fitted: { projection: LinearProjection; durationMs: number };
+      try {
+        fitted = await this.fit(raw, spec);
+      } catch (err) {
+        // close() terminated the worker: a shutdown, not a failure.
+        if (this.closed) return 'kept';
+        throw err;
+      }
+      const { projection, durationMs } = fitted;
       fitMs = Math.round(durationMs);
       if (this.closed) return 'kept';
       await this.options.beforePublish?.();
@@ -239,7 +252,16 @@ export class ProjectionMaintainer<S extends ProjectionSnapshot, R> {
           : undefined,
     };
     const useWorker = this.options.worker ?? existsSync(path.join(__dirname, 'fit-worker.js'));
-    if (useWorker) return fitInWorker({ vectors: raw.vectors, rows: raw.rows, model: raw.model, options });
+    if (useWorker) {
+      try {
+        return await fitInWorker(
+          { vectors: raw.vectors, rows: raw.rows, model: raw.model, options },
+          (worker) => (this.fitWorker = worker),
+        );
+      } finally {
+        this.fitWorker = null;
+      }
+    }
     const { projection, stats } = fitProjectionWithStats(raw.vectors, raw.rows, raw.model, options);
     return { projection, durationMs: stats.durationMs };
   }
@@ -249,8 +271,10 @@ export class ProjectionMaintainer<S extends ProjectionSnapshot, R> {
     while (this.running) await this.running;
   }
 
+  /** Stops: a fit in its worker thread is abandoned (terminated), so shutdown does not wait for it. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.fitWorker?.terminate();
     await this.idle();
   }
 }
