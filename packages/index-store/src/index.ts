@@ -34,9 +34,9 @@ export {
   ProjectionModelMismatchError,
   ProjectionConflictError,
 } from './errors';
-export { projectMany } from './projection';
 export { SnapshotWriter } from './publish/snapshot-writer';
 export type { SnapshotWriterOptions } from './publish/writer-options';
+export type { RawVectors, RawVectorsOptions } from './publish/raw-vectors';
 export { SnapshotReader, type SnapshotReaderOptions, type ReaderStatus } from './read/reader';
 export { readPointer, switchPointer, type Pointer } from './format/pointer';
 export { parseVersionDirName } from './format/layout';

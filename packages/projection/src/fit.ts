@@ -54,6 +54,8 @@ export interface FitOptions {
   kind?: string;
   /** ISO 8601 written into the descriptor; default now (pass one for byte-identical refits). */
   fittedAt?: string;
+  /** Recorded in the descriptor as the items the fit describes; default `count` (pass the catalogue's size when `raw` is a sample of it). */
+  fittedOn?: number;
 }
 
 export const FIT_DEFAULTS = {
@@ -288,7 +290,7 @@ export function fitProjectionWithStats(
   const projection = new LinearProjection({
     kind: (options.kind ?? (beta === 0 ? 'pca' : 'pca-whiten')) + (ldaJoined > 0 ? '+lda' : ''),
     model: { id: model.id, sha256: model.sha256, dimension: d },
-    fittedOn: count,
+    fittedOn: options.fittedOn ?? count,
     fittedAt: options.fittedAt ?? new Date().toISOString(),
     inputPower: power,
     mean,

@@ -1,6 +1,11 @@
 import os from 'node:os';
 import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
 import { parseSearchParameters } from '@lookalike/index-store';
+import {
+  DEFAULT_PROJECTION_MIN_ITEMS,
+  DEFAULT_PROJECTION_REFIT_FRACTION,
+  parseIndexProjection,
+} from '@lookalike/projection';
 
 const optionalInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
@@ -64,6 +69,15 @@ const indexerEnvSchema = z.object({
   RANKING_MIN_LABELLED: envFields.int(50, 2, 10_000_000),
   /** Refit once this share of the labelled items changed since the last fit. */
   RANKING_REFIT_FRACTION: z.coerce.number().min(0).max(1).default(0.1),
+  /**
+   * The learned projection the API serves compact vectors in: `auto` (the default spec), `none` (raw
+   * embeddings; a served projection is cleared) or a spec such as `pca-whiten:256` (packages/projection).
+   */
+  INDEX_PROJECTION: envFields.parsed((value) => parseIndexProjection(value ?? 'auto')),
+  /** Fewer live items than this: no fit, raw embeddings are served. */
+  PROJECTION_MIN_ITEMS: envFields.int(DEFAULT_PROJECTION_MIN_ITEMS, 2, 100_000_000),
+  /** Refit once the count moved, or the items indexed since the fit reached, this share. */
+  PROJECTION_REFIT_FRACTION: z.coerce.number().gt(0).max(1).default(DEFAULT_PROJECTION_REFIT_FRACTION),
 });
 
 /** Every environment variable the indexer reads (deployment files are checked against this list). */

@@ -6,6 +6,7 @@ import { sourcesDir } from '@lookalike/contracts';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
+import { ProjectionMaintainer } from '@lookalike/projection';
 import { CatalogueQueue } from '@lookalike/queue';
 import { DEFAULT_RANKING_CONFIG, RankingMaintainer } from '@lookalike/ranking';
 import { loadConfig, type IndexerConfig } from './config';
@@ -95,11 +96,35 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
       dimension: embedder.model.dimension,
       logger: logger.child({ component: 'ranking' }),
     });
+    // After each publish: is a (re)fit of the served projection due? Fits run in a worker thread and
+    // publish the projection alone (through the ranking, whose state follows every publish).
+    const rawStore = writer;
+    const projection = new ProjectionMaintainer(
+      {
+        latest: () => rawStore.latest(),
+        readRawVectors: (options) => rawStore.readRawVectors(options),
+        publish: (change) => ranking.publish(change),
+      },
+      {
+        policy: {
+          spec: config.INDEX_PROJECTION,
+          minItems: config.PROJECTION_MIN_ITEMS,
+          refitFraction: config.PROJECTION_REFIT_FRACTION,
+        },
+        model: embedder.model,
+        labelField: config.rankingLabelFields[0],
+        logger: logger.child({ component: 'projection' }),
+        events: metrics.projectionEvents(),
+      },
+    );
     const publisher = new DebouncedPublisher(ranking, {
       debounceMs: config.PUBLISH_DEBOUNCE_MS,
       maxChanges: config.PUBLISH_MAX_CHANGES,
       logger,
-      onPublished: (info) => metrics.recordPublish(info),
+      onPublished: (info) => {
+        metrics.recordPublish(info);
+        projection.scheduleCheck();
+      },
       onPublishFailed: () => metrics.publishFailures.inc(),
     });
     const shutdown = new AbortController();
@@ -164,6 +189,8 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
             await queue.close();
           }
         }
+        // Once at start: INDEX_PROJECTION may have changed (none clears, a new spec refits).
+        projection.scheduleCheck();
         void worker.run().catch((err: unknown) => {
           logger.fatal({ err }, 'worker stopped');
           process.exitCode = 1;
@@ -189,6 +216,7 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
           await worker.close();
           await connection.quit().catch(() => connection.disconnect());
           await publisher.close();
+          await projection.close();
           await ranking.close();
           await closeOpened();
         })();

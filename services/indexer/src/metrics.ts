@@ -59,6 +59,24 @@ export class IndexerMetrics {
     registers: [this.registry],
   });
 
+  readonly projectionFits = new Counter({
+    name: 'lookalike_indexer_projection_fits_total',
+    help: 'Projection fits by outcome (published; superseded: another replica published one meanwhile; failed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly projectionFitDuration = new Histogram({
+    name: 'lookalike_indexer_projection_fit_duration_seconds',
+    help: 'Duration of a projection fit (in its worker thread)',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly servedDimension = new Gauge({
+    name: 'lookalike_indexer_served_dimension',
+    help: 'Dimension of the vectors the newest snapshot serves (the projection output, else the raw model)',
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
@@ -68,6 +86,20 @@ export class IndexerMetrics {
       embedded: (count = 1) => this.itemsEmbedded.inc(count),
       unchanged: (count = 1) => this.itemsUnchanged.inc(count),
       failed: (code) => this.itemsFailed.inc({ code }),
+    };
+  }
+
+  /** ProjectionMaintainer's events. */
+  projectionEvents(): {
+    fitEnded(outcome: 'published' | 'superseded' | 'failed', fitMs: number): void;
+    served(dimension: number): void;
+  } {
+    return {
+      fitEnded: (outcome, fitMs) => {
+        this.projectionFits.inc({ outcome });
+        if (fitMs > 0) this.projectionFitDuration.observe(fitMs / 1000);
+      },
+      served: (dimension) => this.servedDimension.set(dimension),
     };
   }
 

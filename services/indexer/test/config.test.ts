@@ -1,4 +1,5 @@
 import { loadConfig } from '../src/config';
+import { AUTO_PROJECTION_SPEC, parseIndexProjection } from '@lookalike/projection';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
@@ -78,6 +79,49 @@ describe('approximate index settings', () => {
         issues: expect.arrayContaining([
           expect.objectContaining({ key: 'INDEX_FACTORY' }),
           expect.objectContaining({ key: 'INDEX_SEARCH_PARAMS' }),
+        ]),
+      }),
+    );
+  });
+});
+
+describe('projection settings', () => {
+  it('default: auto (the default spec) from 2,000 items, refit at 25 %', () => {
+    const config = loadConfig({});
+    expect(config.INDEX_PROJECTION).toEqual(parseIndexProjection(AUTO_PROJECTION_SPEC));
+    expect(config.PROJECTION_MIN_ITEMS).toBe(2000);
+    expect(config.PROJECTION_REFIT_FRACTION).toBe(0.25);
+  });
+
+  it('parses none and a spec', () => {
+    expect(loadConfig({ INDEX_PROJECTION: 'none' }).INDEX_PROJECTION).toEqual({ kind: 'none' });
+    expect(
+      loadConfig({
+        INDEX_PROJECTION: 'pca:64',
+        PROJECTION_MIN_ITEMS: '40',
+        PROJECTION_REFIT_FRACTION: '0.5',
+      }),
+    ).toMatchObject({
+      INDEX_PROJECTION: { kind: 'pca', outputDimension: 64 },
+      PROJECTION_MIN_ITEMS: 40,
+      PROJECTION_REFIT_FRACTION: 0.5,
+    });
+  });
+
+  it('reports every bad projection key at once', () => {
+    expect(() =>
+      loadConfig({
+        INDEX_PROJECTION: 'pca-whiten',
+        PROJECTION_MIN_ITEMS: '1',
+        PROJECTION_REFIT_FRACTION: '0',
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        issues: expect.arrayContaining([
+          expect.objectContaining({ key: 'INDEX_PROJECTION' }),
+          expect.objectContaining({ key: 'PROJECTION_MIN_ITEMS' }),
+          expect.objectContaining({ key: 'PROJECTION_REFIT_FRACTION' }),
         ]),
       }),
     );

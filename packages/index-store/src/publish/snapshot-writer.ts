@@ -31,6 +31,7 @@ import type { ModelIdentity, PublishResult, PublishStep, Snapshot, SnapshotChang
 import { applyChange } from './apply-change';
 import { writeSnapshotFiles, type BuildSettings } from './build';
 import { planSegments } from './segment-plan';
+import { readRawVectors, type RawVectors, type RawVectorsOptions } from './raw-vectors';
 import { collectGarbage, removeSnapshotDir, type GcSettings } from './gc';
 import { WriterLock } from './lock';
 import { checkWriterOptions, type SnapshotWriterOptions } from './writer-options';
@@ -116,6 +117,21 @@ export class SnapshotWriter {
     if (this.closed) throw new StoreClosedError('SnapshotWriter');
     const pointer = await this.readPointer();
     return pointer ? this.snapshotFor(pointer) : null;
+  }
+
+  /**
+   * The raw embeddings of the newest version's live items (or an even-strided sample of at most
+   * `maxRows`), with their ids and metadata, for fitting a projection; null before the first publish.
+   * Read from the segments' raw files when that version serves a projection, else from its served
+   * vectors (which are the raw ones). Version directories are immutable, so no lock is taken; one GC
+   * removes while this reads (older than KEEP_VERSIONS and the grace period) fails with
+   * SnapshotCorruptError — read again.
+   */
+  async readRawVectors(options: RawVectorsOptions = {}): Promise<RawVectors | null> {
+    if (this.closed) throw new StoreClosedError('SnapshotWriter');
+    const pointer = await this.readPointer();
+    if (!pointer) return null;
+    return readRawVectors(this.dataDir, await this.snapshotFor(pointer), options);
   }
 
   async close(): Promise<void> {
