@@ -89,7 +89,7 @@ describe('learned projection: fitted by the indexer past PROJECTION_MIN_ITEMS, s
     expect(raw.dimension).toBe(raw.model.dimension);
     const rawIndex = (await (await fetch(`${api.url}/v1/index`)).json()) as Record<string, unknown>;
     expect(rawIndex).toMatchObject({ count: 30 });
-    if ('projection' in rawIndex) expect(rawIndex.projection).toBeNull();
+    expect(rawIndex).toMatchObject({ projection: null, dimension: raw.model.dimension });
     expect(indexer.logs.filter((l) => l.msg === 'projection fit started')).toHaveLength(0);
 
     // By-id queries in a loop against the API for the whole import + refit.
@@ -139,6 +139,13 @@ describe('learned projection: fitted by the indexer past PROJECTION_MIN_ITEMS, s
         },
         { timeoutMs: 30_000, intervalMs: 200, description: 'the API serving the projected version' },
       );
+      // …and says which projection it serves.
+      const servedIndex = (await (await fetch(`${api.url}/v1/index`)).json()) as Record<string, unknown>;
+      expect(servedIndex).toMatchObject({
+        dimension: 32,
+        embeddingDimension: raw.model.dimension,
+        projection: { kind: 'pca-whiten:32', fittedOn: 60, outputDimension: 32 },
+      });
       await new Promise((resolve) => setTimeout(resolve, 1000));
       // The refit embedded nothing: the job logs still count the imports' 60 and no job ran since.
       expect(sumLogField([indexer], 'job done', 'indexed')).toBe(60);
