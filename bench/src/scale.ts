@@ -1,6 +1,7 @@
 import { Index, MetricType, knnInnerProduct } from 'faiss-node';
 import { applyFaissThreading } from '@lookalike/index-store';
 import { ClusteredVectors, defaultModelIdentity, percentile, round } from './common';
+import { fitLine } from './stats';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
@@ -37,17 +38,6 @@ function timeQueries(
 
 function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
-}
-
-/** Least squares t = a + b·n. */
-function fitLine(points: Array<[number, number]>): { a: number; b: number } {
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  const b = sxx > 0 ? sxy / sxx : 0;
-  return { a: my - b * mx, b };
 }
 
 interface FlatPoint {
