@@ -95,15 +95,20 @@ export class ClusteredVectors {
     normalizeRows(this.looks, dimension);
   }
 
-  /** `count` items; item i belongs to look i mod lookCount (a permutation would not change timings). */
-  sample(count: number, seed: number): Float32Array {
+  /** The look item `i` belongs to (a fixed scatter over the looks; a permutation would not change timings). */
+  lookOf(i: number): number {
+    return (i * 40503) % this.lookCount;
+  }
+
+  /** `count` items, items first … first + count − 1 (each in look `lookOf(i)`), so a catalogue can be drawn in chunks. */
+  sample(count: number, seed: number, first = 0): Float32Array {
     const { dimension } = this;
     const random = uniformSource(seed);
     const vectors = new Float32Array(count * dimension);
     // Uniform noise in [-1,1) has variance 1/3: scaled so its norm is ≈ 0.5 (cosine ≈ 0.9).
     const noise = 0.5 * Math.sqrt(3 / dimension);
     for (let i = 0; i < count; i++) {
-      const look = ((i * 40503) % this.lookCount) * dimension;
+      const look = this.lookOf(first + i) * dimension;
       const offset = i * dimension;
       for (let j = 0; j < dimension; j++)
         vectors[offset + j] = (this.looks[look + j] as number) + noise * random();

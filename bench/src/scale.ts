@@ -1,6 +1,9 @@
 import { Index, MetricType, knnInnerProduct } from 'faiss-node';
-import { applyFaissThreading } from '@lookalike/index-store';
+import { applyFaissThreading, projectMany } from '@lookalike/index-store';
 import { ClusteredVectors, defaultModelIdentity, percentile, round } from './common';
+import type { LinearProjection } from '@lookalike/projection';
+import { COMPACT_SPEC, fitCompactProjection } from './compact';
+import { fitLine } from './stats';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
@@ -39,22 +42,14 @@ function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
-/** Least squares t = a + b·n. */
-function fitLine(points: Array<[number, number]>): { a: number; b: number } {
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  const b = sxx > 0 ? sxy / sxx : 0;
-  return { a: my - b * mx, b };
-}
-
 interface FlatPoint {
   items: number;
   p50: number;
   p99: number;
   vectorsMiB: number;
+  /** The same search on the compact vectors (projection fitted on the first size, applied by projectMany). */
+  compactP50: number;
+  compactMiB: number;
 }
 
 interface IvfPoint {
@@ -92,6 +87,8 @@ export const scaleSuite: BenchSuite = {
     const space = new ClusteredVectors(dimension, Math.max(64, Math.round(largest * LOOKS_PER_ITEM)), 0x1234);
     const queries = space.sample(queryCount, 0x9999);
     const flat: FlatPoint[] = [];
+    const model = defaultModelIdentity();
+    let projection: LinearProjection | null = null;
     const ivf: IvfPoint[] = [];
     let ivfBuild = { trainMs: NaN, addMs: NaN, faissMiB: NaN, flatP50: NaN };
     for (const items of sizes) {
@@ -106,11 +103,24 @@ export const scaleSuite: BenchSuite = {
         queries,
         dimension,
       );
+      // Compact: the projection is fitted once (on the first size, as the indexer fits on its catalogue)
+      // and applied to every size's vectors and to the queries with index-store's projectMany.
+      if (!projection) ({ projection } = fitCompactProjection(vectors, items, model));
+      const compactVectors = await projectMany(projection, vectors);
+      const compactQueries = await projectMany(projection, queries);
+      const compactDimension = projection.outputDimension;
+      const compactSamples = timeQueries(
+        (query) => knnInnerProduct(query, compactVectors, compactDimension, K),
+        compactQueries,
+        compactDimension,
+      );
       flat.push({
         items,
         p50: percentile(samples, 50),
         p99: percentile(samples, 99),
         vectorsMiB,
+        compactP50: percentile(compactSamples, 50),
+        compactMiB: compactVectors.byteLength / 2 ** 20,
       });
       if (items === ivfItems) {
         // Ground truth: exact top-k of every query (one batched flat search).
@@ -158,6 +168,7 @@ export const scaleSuite: BenchSuite = {
     }
 
     const line = fitLine(flat.map((p) => [p.items, p.p50]));
+    const compactLine = fitLine(flat.map((p) => [p.items, p.compactP50]));
     const million = 1_000_000;
     const flatAt1M = flat.find((p) => p.items === million)?.p50 ?? line.a + line.b * million;
     const bytesPerItem = (flat.at(-1) as FlatPoint).vectorsMiB / largest;
@@ -176,9 +187,25 @@ export const scaleSuite: BenchSuite = {
 
     const flatTable: BenchTable = {
       title: `Flat inner-product search as the catalogue grows (d=${dimension}, k=${K}, single queries)`,
-      columns: ['items', 'p50 ms', 'p99 ms', 'vectors MiB', 'measured / extrapolated'],
+      columns: [
+        'items',
+        'p50 ms',
+        'p99 ms',
+        'vectors MiB',
+        `compact (${COMPACT_SPEC}) p50 ms`,
+        'compact vectors MiB',
+        'measured / extrapolated',
+      ],
       rows: [
-        ...flat.map((p) => [p.items, round(p.p50, 1), round(p.p99, 1), round(p.vectorsMiB, 0), 'measured']),
+        ...flat.map((p) => [
+          p.items,
+          round(p.p50, 1),
+          round(p.p99, 1),
+          round(p.vectorsMiB, 0),
+          round(p.compactP50, 2),
+          round(p.compactMiB, 0),
+          'measured',
+        ]),
         ...(flat.some((p) => p.items === million)
           ? []
           : [
@@ -187,6 +214,8 @@ export const scaleSuite: BenchSuite = {
                 round(flatAt1M, 0),
                 '',
                 round(bytesPerItem * million, 0),
+                round(compactLine.a + compactLine.b * million, 1),
+                round(((flat.at(-1) as FlatPoint).compactMiB / largest) * million, 0),
                 `extrapolated: ${round(line.b * 1e5, 1)} ms per 100k items + ${round(line.a, 1)} ms`,
               ],
             ]),

@@ -1,4 +1,5 @@
 import { findSklearnPython } from './common';
+import { benchCompactSize, compactReport, type CompactSizeResult } from './search-compact';
 import { searchReport } from './search-report';
 import type { SizeResult } from './search-methods';
 import { benchSize } from './search-size';
@@ -16,6 +17,8 @@ import type { BenchContext, BenchSuite } from './types';
  *  - the seed project's method: sklearn NearestNeighbors(algorithm='brute') refitted on every query,
  *    in a python3 peer process, when scikit-learn is installed.
  * Also batched bare throughput and snapshot publish / load times with their longest event-loop stall.
+ * Then the compact configuration (search-compact.ts): raw vs compact snapshots on a clustered
+ * catalogue, by id through the API, against the seed's method on the raw and on the same compact vectors.
  */
 export const searchSuite: BenchSuite = {
   name: 'search',
@@ -36,6 +39,20 @@ export const searchSuite: BenchSuite = {
     const results: SizeResult[] = [];
     for (const [items, queries] of plan)
       results.push(await benchSize(items, queries, sklearnQueries, python, context));
-    return searchReport(results, plan);
+    const report = searchReport(results, plan);
+    // The compact configuration (issue 15) on a clustered catalogue: raw vs compact, and vs the seed.
+    const compactPlan: Array<[items: number, apiQueries: number]> = context.quick
+      ? [[10_000, 20]]
+      : [
+          [50_000, 60],
+          [200_000, 30],
+        ];
+    const compact: CompactSizeResult[] = [];
+    for (const [items, apiQueries] of compactPlan)
+      compact.push(await benchCompactSize(items, apiQueries, sklearnQueries, python, context));
+    return {
+      tables: [...compactReport(compact), ...report.tables],
+      raw: { exact: report.raw, compact },
+    };
   },
 };

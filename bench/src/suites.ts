@@ -1,5 +1,7 @@
 import { embedderSuite } from './embedder';
 import { indexerSuite } from './indexer';
+import { memorySuite } from './memory';
+import { publishSuite } from './publish';
 import { httpSuite } from './http';
 import { reloadSuite } from './reload';
 import { scaleSuite } from './scale';
@@ -14,6 +16,8 @@ export const suites: BenchSuite[] = [
   httpSuite,
   reloadSuite,
   scaleSuite,
+  memorySuite,
+  publishSuite,
   indexerSuite,
   rankingSuite,
 ];
