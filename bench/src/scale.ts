@@ -1,5 +1,5 @@
 import { Index, MetricType, knnInnerProduct } from 'faiss-node';
-import { applyFaissThreading, projectMany } from '@lookalike/index-store';
+import { applyFaissThreading } from '@lookalike/index-store';
 import { ClusteredVectors, defaultModelIdentity, percentile, round } from './common';
 import type { LinearProjection } from '@lookalike/projection';
 import { COMPACT_SPEC, fitCompactProjection } from './compact';
@@ -47,7 +47,7 @@ interface FlatPoint {
   p50: number;
   p99: number;
   vectorsMiB: number;
-  /** The same search on the compact vectors (projection fitted on the first size, applied by projectMany). */
+  /** The same search on the compact vectors (projection fitted on the first size, applied by LinearProjection.projectMany). */
   compactP50: number;
   compactMiB: number;
 }
@@ -104,10 +104,10 @@ export const scaleSuite: BenchSuite = {
         dimension,
       );
       // Compact: the projection is fitted once (on the first size, as the indexer fits on its catalogue)
-      // and applied to every size's vectors and to the queries with index-store's projectMany.
+      // and applied to every size's vectors and to the queries with LinearProjection.projectMany (BLAS).
       if (!projection) ({ projection } = fitCompactProjection(vectors, items, model));
-      const compactVectors = await projectMany(projection, vectors);
-      const compactQueries = await projectMany(projection, queries);
+      const compactVectors = projection.projectMany(vectors);
+      const compactQueries = projection.projectMany(queries);
       const compactDimension = projection.outputDimension;
       const compactSamples = timeQueries(
         (query) => knnInnerProduct(query, compactVectors, compactDimension, K),
