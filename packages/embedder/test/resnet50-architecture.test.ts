@@ -10,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Embedder, cosine, prepareModel } from '@lookalike/embedder';
+import { SnapshotWriter } from '@lookalike/index-store';
 import { modelRegistry, type ModelEntry } from '@lookalike/models';
-import { renderScene, scenePng, singleFile } from './helpers';
+import { fitProjection, parseProjectionSpec } from '@lookalike/projection';
+import { renderScene, scenePng, singleFile, type SceneName } from './helpers';
 import { RESNET50_INPUT, resnet50Graph } from './resnet50-graph';
 
 describe('ResNet-50 architecture under the registry entry resnet50-v1-12-int8', () => {
@@ -74,4 +76,54 @@ describe('ResNet-50 architecture under the registry entry resnet50-v1-12-int8', 
       await embedder.close();
     }
   }, 120_000);
+  it('embed → project → search: a fitted projection of its 2048-d vectors serves a snapshot that finds a re-encoded photo', async () => {
+    const embedder = await Embedder.create({ ...singleFile(entry, modelPath), sessions: 2, maxBatch: 4 });
+    const dataDir = path.join(dir, 'data');
+    const writer = await SnapshotWriter.open({ dataDir, model: embedder.model });
+    try {
+      // 36 catalogue photos: three scenes, each tinted and cropped twelve ways.
+      const names: SceneName[] = ['shirt', 'stripes', 'dots'];
+      const photos = names.flatMap((name) =>
+        Array.from({ length: 12 }, (_, i) => ({ id: `${name}-${i}`, name, i })),
+      );
+      const render = ({ name, i }: { name: SceneName; i: number }) =>
+        renderScene(name, 400 + 20 * i, 300 + 15 * (i % 4))
+          .modulate({ hue: 25 * i, brightness: 0.8 + 0.03 * i })
+          .png()
+          .toBuffer();
+      const vectors = await Promise.all(
+        photos.map(async (p) => (await embedder.embed(await render(p))).vector),
+      );
+      const raw = new Float32Array(photos.length * 2048);
+      vectors.forEach((v, i) => raw.set(v, i * 2048));
+      const spec = parseProjectionSpec('pca-whiten:16');
+      if (spec.kind === 'none') throw new Error('a projection spec');
+      const projection = fitProjection(raw, photos.length, embedder.model, spec);
+      expect(projection.inputDimension).toBe(2048);
+      await writer.publish({
+        upserts: photos.map((p, i) => ({
+          id: p.id,
+          vector: vectors[i] as Float32Array,
+          metadata: { scene: p.name },
+          contentHash: p.id,
+        })),
+        deletes: [],
+        projection,
+        projectionReplaces: null,
+      });
+      const snapshot = await writer.latest();
+      expect(snapshot?.dimension).toBe(16);
+      expect(snapshot?.model.dimension).toBe(2048);
+      // The upload path: the photo re-encoded as JPEG, embedded, projected with the snapshot's own projection.
+      const query = await sharp(await render({ name: 'stripes', i: 5 }))
+        .jpeg({ quality: 85 })
+        .toBuffer();
+      const projected = snapshot?.projector()?.project((await embedder.embed(query)).vector) as Float32Array;
+      const hits = snapshot?.search(projected, { k: 3 }) ?? [];
+      expect(hits[0]?.id).toBe('stripes-5');
+    } finally {
+      await writer.close();
+      await embedder.close();
+    }
+  }, 180_000);
 });
