@@ -1,5 +1,11 @@
-import type { ItemSource } from '@lookalike/contracts';
-import { SnapshotReader } from '@lookalike/index-store';
+import { sameModel, type ItemSource } from '@lookalike/contracts';
+import { SnapshotReader, type Snapshot } from '@lookalike/index-store';
+import {
+  DEFAULT_PROJECTION_MIN_ITEMS,
+  DEFAULT_PROJECTION_REFIT_FRACTION,
+  decideProjection,
+  parseIndexProjection,
+} from '@lookalike/projection';
 import { DEFAULT_RANKING_CONFIG, refitDue } from '@lookalike/ranking';
 import { pollUntil } from './poll';
 import type { ServiceProcess } from './processes';
@@ -51,11 +57,41 @@ export function diffIds(
 const FIT_ENDS = [
   'ranking model fitted and published',
   'ranking fit superseded by a newer one; not published',
+  'ranking fit superseded by a new served space; fitting again',
   'ranking fit failed; the previous ranking stays',
 ];
+const PROJECTION_FIT_ENDS = [
+  'projection fit published',
+  'projection fit superseded: another projection was published meanwhile; checking again',
+  'projection check failed; the served projection stays',
+];
+
+/** Whether the indexer's projection policy (default settings) would fit or clear on `snapshot`. */
+function projectionDue(snapshot: Snapshot): boolean {
+  const projection = snapshot.projection;
+  let indexedSinceFit = 0;
+  if (projection)
+    for (const id of snapshot.ids())
+      if ((snapshot.get(id)?.indexedAt ?? '') > projection.fittedAt) indexedSinceFit++;
+  const decision = decideProjection(
+    {
+      count: snapshot.count,
+      projection,
+      indexedSinceFit,
+      projectionModelCurrent: projection ? sameModel(projection.model, snapshot.model) : true,
+    },
+    {
+      spec: parseIndexProjection('auto'),
+      minItems: DEFAULT_PROJECTION_MIN_ITEMS,
+      refitFraction: DEFAULT_PROJECTION_REFIT_FRACTION,
+    },
+  );
+  return decision.action !== 'keep';
+}
 
 /**
- * Waits until the indexers' learned ranking is at rest: no fit running (each 'ranking fit started' has
+ * Waits until the indexers' learned ranking and projection are at rest (indexers with the default
+ * projection settings): no fit running (each 'ranking fit started' / 'projection fit started' has
  * ended) and none due on the newest snapshot (fits start only after a publish). A catalogue publish is
  * followed by a fit in the background, which publishes a version of its own; a test that compares
  * versions before and after something must start from rest.
@@ -67,14 +103,19 @@ export async function rankingAtRest(indexers: ServiceProcess[], dataDir: string)
       const started = lines.filter((line) => line.msg === 'ranking fit started').length;
       const ended = lines.filter((line) => FIT_ENDS.includes(line.msg ?? '')).length;
       if (started > ended) return undefined;
+      const projectionStarted = lines.filter((line) => line.msg === 'projection fit started').length;
+      const projectionEnded = lines.filter((line) => PROJECTION_FIT_ENDS.includes(line.msg ?? '')).length;
+      if (projectionStarted > projectionEnded) return undefined;
       const reader = await SnapshotReader.open({ dataDir, pollIntervalMs: 60_000 });
       try {
         const snapshot = reader.current();
-        return snapshot && refitDue(snapshot, DEFAULT_RANKING_CONFIG) === null ? snapshot.version : undefined;
+        return snapshot && refitDue(snapshot, DEFAULT_RANKING_CONFIG) === null && !projectionDue(snapshot)
+          ? snapshot.version
+          : undefined;
       } finally {
         await reader.close();
       }
     },
-    { timeoutMs: 120_000, intervalMs: 500, description: 'the learned ranking at rest' },
+    { timeoutMs: 120_000, intervalMs: 500, description: 'the learned ranking and projection at rest' },
   );
 }
