@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readSync } from 'node:fs';
 import path from 'node:path';
 
 export function sha256Hex(data: Uint8Array | string): string {
@@ -165,4 +165,14 @@ export function errorMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string')
     return (err as { message: string }).message;
   return String(err);
+}
+
+/** Reads exactly target.length bytes at `position` (synchronously); throws at an early end of file. */
+export function readFully(fd: number, target: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < target.length) {
+    const bytesRead = readSync(fd, target, done, target.length - done, position + done);
+    if (bytesRead === 0) throw new Error('unexpected end of file');
+    done += bytesRead;
+  }
 }

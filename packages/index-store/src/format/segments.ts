@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  copyFileSync,
-  fstatSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, copyFileSync, fstatSync, fsyncSync, linkSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@lookalike/config';
 import { SnapshotCorruptError } from '../errors';
-import { errorMessage, isErrno, slices, writeFileSynced, yieldToEventLoop, type WorkSlicer } from '../fsutil';
+import {
+  errorMessage,
+  isErrno,
+  readFully,
+  slices,
+  writeFileSynced,
+  yieldToEventLoop,
+  type WorkSlicer,
+} from '../fsutil';
 import type { FileEntry, Manifest } from './manifest';
 
 /** Bytes written per part (and read per step): a few ms of I/O between event-loop turns. */
@@ -99,15 +98,6 @@ export async function readVectorFile(
     return position;
   } finally {
     closeSync(fd);
-  }
-}
-
-function readFully(fd: number, target: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < target.length) {
-    const bytesRead = readSync(fd, target, done, target.length - done, position + done);
-    if (bytesRead === 0) throw new Error('unexpected end of file');
-    done += bytesRead;
   }
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { SnapshotCorruptError } from '../errors';
-import type { WorkSlicer } from '../fsutil';
+import { readFully, type WorkSlicer } from '../fsutil';
 import { indexShardFile, shardCount } from './layout';
 import type { Manifest } from './manifest';
 
@@ -96,14 +96,5 @@ async function readShard(
     if (hash.digest('hex') !== expected.sha256) throw corrupt(`${file} checksum mismatch`);
   } finally {
     closeSync(fd);
-  }
-}
-
-function readFully(fd: number, target: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < target.length) {
-    const bytesRead = readSync(fd, target, done, target.length - done, position + done);
-    if (bytesRead === 0) throw new Error('unexpected end of file');
-    done += bytesRead;
   }
 }
