@@ -178,6 +178,12 @@ async function readProjection(
   return projection;
 }
 
+/** The segments' live rows must add up to the manifest's item count. */
+function checkLiveCount(manifest: Manifest, rows: number): void {
+  if (rows !== manifest.count)
+    throw corrupt(manifest.version, `segments hold ${rows} items, expected ${manifest.count}`);
+}
+
 /** The live rows of every segment (served vectors and items; never the raw files), in index order. */
 async function readSegments(
   dir: string,
@@ -211,8 +217,7 @@ async function readSegments(
       slicer,
     );
   }
-  if (position !== manifest.count)
-    throw corrupt(manifest.version, `segments hold ${position} items, expected ${manifest.count}`);
+  checkLiveCount(manifest, position);
   return { vectors, items };
 }
 
@@ -237,7 +242,6 @@ async function readSegmentsViaWorker(
       slicer,
     );
   }
-  if (position !== manifest.count)
-    throw corrupt(manifest.version, `segments hold ${position} items, expected ${manifest.count}`);
+  checkLiveCount(manifest, position);
   return { vectors, items };
 }
