@@ -6,7 +6,7 @@ import { ModelMismatchError, SnapshotCorruptError, SnapshotNotFoundError } from 
 import { readAnnFile } from '../format/ann-file';
 import { readAttachments } from '../format/attachments';
 import { LinearProjection } from '@lookalike/projection';
-import { decodeItemsData, readItems, readItemsFile } from '../format/items';
+import { decodeItemsData, readItems } from '../format/items';
 import {
   MANIFEST_FILE,
   PROJECTION_FILE,
@@ -21,6 +21,7 @@ import { WorkSlicer, errorMessage, isErrno, sha256Hex } from '../fsutil';
 import { applySearchParameters, type SearchParameters } from '../query/ann';
 import { SnapshotImpl } from '../query/snapshot';
 import type { ModelIdentity, StoredItem } from '../types';
+import { DecodedSegments } from './decoded-items';
 import { readSegmentsInWorker } from './worker-read';
 
 export interface LoadOptions {
@@ -39,6 +40,11 @@ export interface LoadOptions {
    * item records (readers serving queries); default: on the calling thread, time-sliced.
    */
   readInWorker?: boolean;
+  /**
+   * The snapshot this process serves now: item records of the segments the new version shares with it
+   * (same items file and checksum) are taken from it instead of parsed again (see decoded-items.ts).
+   */
+  previous?: SnapshotImpl;
 }
 
 function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
@@ -106,8 +112,8 @@ export async function loadSnapshot(
     const projection = manifest.projection ? await readProjection(dir, manifest, slicer) : null;
     const { vectors, items } = manifest.segments
       ? options.readInWorker
-        ? await readSegmentsViaWorker(dir, manifest, slicer)
-        : await readSegments(dir, manifest, slicer)
+        ? await readSegmentsViaWorker(dir, manifest, slicer, DecodedSegments.of(options.previous))
+        : await readSegments(dir, manifest, slicer, DecodedSegments.of(options.previous))
       : {
           vectors: await readVectorShards(dir, manifest, slicer),
           items: await readItems(dir, manifest, slicer),
@@ -189,6 +195,7 @@ async function readSegments(
   dir: string,
   manifest: Manifest,
   slicer: WorkSlicer,
+  decoded: DecodedSegments | null,
 ): Promise<{ vectors: Float32Array; items: StoredItem[] }> {
   const vectors = new Float32Array(manifest.count * manifest.dimension);
   const items = new Array<StoredItem>(manifest.count);
@@ -206,16 +213,13 @@ async function readSegments(
       at,
       slicer,
     );
-    position = await readItemsFile(
-      dir,
-      segmentFile(segment.id, 'items'),
-      manifest,
-      segment.rows,
-      segment.dead,
-      items,
-      position,
-      slicer,
-    );
+    const itemsFile = segmentFile(segment.id, 'items');
+    const data = await readListedFile(dir, itemsFile, manifest, slicer);
+    const sha256 = manifest.files[itemsFile]?.sha256;
+    const reused = decoded && sha256 ? decoded.take(segment, sha256, items, position) : null;
+    position =
+      reused ??
+      (await decodeItemsData(data, itemsFile, manifest, segment.rows, segment.dead, items, position, slicer));
   }
   checkLiveCount(manifest, position);
   return { vectors, items };
@@ -226,21 +230,29 @@ async function readSegmentsViaWorker(
   dir: string,
   manifest: Manifest,
   slicer: WorkSlicer,
+  decoded: DecodedSegments | null,
 ): Promise<{ vectors: Float32Array; items: StoredItem[] }> {
   const { vectors, items: itemFiles } = await readSegmentsInWorker(dir, manifest);
   const items = new Array<StoredItem>(manifest.count);
   let position = 0;
   for (const [index, segment] of (manifest.segments ?? []).entries()) {
-    position = await decodeItemsData(
-      itemFiles[index] as Buffer,
-      segmentFile(segment.id, 'items'),
-      manifest,
-      segment.rows,
-      segment.dead,
-      items,
-      position,
-      slicer,
-    );
+    const itemsFile = segmentFile(segment.id, 'items');
+    // The worker verified the file against the manifest's checksum, so equal checksums mean equal records.
+    const sha256 = manifest.files[itemsFile]?.sha256;
+    const reused = decoded && sha256 ? decoded.take(segment, sha256, items, position) : null;
+    position =
+      reused ??
+      (await decodeItemsData(
+        itemFiles[index] as Buffer,
+        itemsFile,
+        manifest,
+        segment.rows,
+        segment.dead,
+        items,
+        position,
+        slicer,
+      ));
+    await slicer.maybeYield();
   }
   checkLiveCount(manifest, position);
   return { vectors, items };

@@ -175,6 +175,7 @@ export class SnapshotReader extends EventEmitter {
 
   private loadOptions(pointer?: Pointer): Parameters<typeof loadSnapshot>[2] {
     return {
+      ...(this.snapshot ? { previous: this.snapshot } : {}),
       ...(pointer ? { expectedManifestSha256: pointer.manifestSha256 } : {}),
       ...(this.expectedModel ? { expectedModel: this.expectedModel } : {}),
       ...(this.searchParameters ? { searchParameters: this.searchParameters } : {}),
