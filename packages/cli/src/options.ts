@@ -17,3 +17,13 @@ export function projectionSpec(value: string): ProjectionSpec {
     throw err;
   }
 }
+
+/** Commander parser for a comma-separated list of metadata field names (at least one). */
+export function fieldList(value: string): string[] {
+  const fields = value
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  if (fields.length === 0) throw new InvalidArgumentError('expected at least one field name');
+  return fields;
+}

@@ -4,7 +4,8 @@ import type { CliConfig } from '../config';
 import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
 import { DEFAULT_PROJECTION_SPEC } from '@lookalike/projection';
-import { positiveInteger, projectionSpec } from '../options';
+import { DEFAULT_RANKING_CONFIG } from '@lookalike/ranking';
+import { fieldList, positiveInteger, projectionSpec } from '../options';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
 export { runEval } from '../evaluation/run';
@@ -35,6 +36,13 @@ export function evalCommand(getConfig: () => CliConfig): Command {
       '--embeddings-cache <file>',
       'reuse the catalogue embeddings from this file (written on the first run; refused when the model or an image changed)',
     )
+    .option(
+      '--ranking-label-fields <fields>',
+      "comma-separated metadata fields the learned ranking learns, most important first (the indexer's " +
+        `RANKING_LABEL_FIELDS; default ${DEFAULT_RANKING_CONFIG.labelFields.join(',')})`,
+      fieldList,
+      [...DEFAULT_RANKING_CONFIG.labelFields],
+    )
     .option('--image-template <template>', 'image path per row, relative to the folder', 'images/{id}.jpg')
     .action(async (options: EvalOptions) => {
       const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -44,6 +52,7 @@ export function evalCommand(getConfig: () => CliConfig): Command {
           (report.projection.fits.length
             ? `, fits ${report.projection.fits.map((f) => (f.fitMs / 1000).toFixed(1)).join('/')} s`
             : '') +
+          `, ranking label fields ${report.rankingLabelFields.join(',')}` +
           `\n\n${table(report)}\n\n`,
       );
       process.stdout.write(

@@ -55,6 +55,8 @@ export interface EvalReport {
       id: string;
     }>;
   };
+  /** The learned ranking's label fields (most important first). */
+  rankingLabelFields: string[];
   baseline: ModeResult;
   full: ModeResult;
   contactSheet: string | null;

@@ -32,7 +32,7 @@ export function markdown(report: EvalReport): string {
     '',
     `${report.items} items, ${report.folds}-fold by id, model ${report.model}, projection ${report.projection.spec} ` +
       `(${report.projection.dimension}-d${report.projection.fits.length ? `, fitted per fold in ${report.projection.fits.map((f) => (f.fitMs / 1000).toFixed(1)).join(' / ')} s` : ''}); ` +
-      `each fold's images are queries as uploads against an index (and ranking) built from the other folds.`,
+      `ranking label fields ${report.rankingLabelFields.join(',')}; each fold's images are queries as uploads against an index (and ranking) built from the other folds.`,
     '',
     table(report),
     '',

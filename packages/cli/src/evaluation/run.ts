@@ -39,6 +39,8 @@ export interface EvalOptions {
   embeddingsCache?: string;
   /** Parsed `--projection`: fitted per fold on the training folds only; `none` = raw embeddings. */
   projection: ProjectionSpec;
+  /** The ranking's label fields (`--ranking-label-fields`), most important first. */
+  rankingLabelFields: string[];
 }
 
 /** The training folds' raw vectors, row-major, for the projection fit. */
@@ -145,6 +147,7 @@ export async function runEval(
     const fitMs: number[] = [];
     const projectionFits: EvalReport['projection']['fits'] = [];
     const spec = options.projection;
+    const rankingConfig = { ...DEFAULT_RANKING_CONFIG, labelFields: options.rankingLabelFields };
     const sheetRows: Array<{ query: EvalItem; hits: SearchHit[] }> = [];
     const random = seededRandom(12);
     const sheetPicks = new Set<string>();
@@ -160,7 +163,7 @@ export async function runEval(
       if (spec.kind !== 'none') {
         const d = embedder.model.dimension;
         // Joined LDA directions use the ranking's own label field (its first), as the indexer would.
-        const field = DEFAULT_RANKING_CONFIG.labelFields[0] as string;
+        const field = rankingConfig.labelFields[0] as string;
         const labels = spec.ldaDimensions ? train.map((item) => labelOf(item.metadata, field)) : undefined;
         const fitted = fitProjectionWithStats(stack(train, d), train.length, embedder.model, {
           ...spec,
@@ -183,7 +186,7 @@ export async function runEval(
         dataDir: path.join(tmp, `fold-${fold}`),
         model: embedder.model,
       });
-      const maintainer = new RankingMaintainer(writer, { config: DEFAULT_RANKING_CONFIG });
+      const maintainer = new RankingMaintainer(writer, { config: rankingConfig });
       const publishStarted = performance.now();
       await maintainer.publish({
         upserts: train.map((item) => ({
@@ -265,6 +268,7 @@ export async function runEval(
         fitSeconds: projectionFits.reduce((a, f) => a + f.fitMs, 0) / 1000,
         fits: projectionFits,
       },
+      rankingLabelFields: [...rankingConfig.labelFields],
       baseline: summarizeMode(judged.baseline, queryMs.baseline / Math.max(1, queries)),
       full: summarizeMode(judged.full, queryMs.full / Math.max(1, queries)),
       contactSheet: sheet,
