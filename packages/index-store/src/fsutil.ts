@@ -104,6 +104,16 @@ export async function writeFileSynced(
   return { bytes, sha256: hash.digest('hex') };
 }
 
+/**
+ * The bytes of a typed array in slices of at most `size` bytes (views, no copies), made without one
+ * view over the whole: a Uint8Array or Buffer cannot be longer than 2³² bytes on Node 20, while a
+ * segment's vectors can be (500k raw 2304-d rows are 4.6 GB).
+ */
+export function* byteSlices(data: ArrayBufferView, size: number): Generator<Uint8Array> {
+  for (let offset = 0; offset < data.byteLength; offset += size)
+    yield new Uint8Array(data.buffer, data.byteOffset + offset, Math.min(size, data.byteLength - offset));
+}
+
 /** Splits a byte view into slices of at most `size` bytes (no copies). */
 export function* slices(data: Uint8Array, size: number): Generator<Uint8Array> {
   for (let offset = 0; offset < data.length; offset += size)

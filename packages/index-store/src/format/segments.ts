@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { Logger } from '@lookalike/config';
 import { SnapshotCorruptError } from '../errors';
 import {
+  byteSlices,
   errorMessage,
   isErrno,
   readFully,
-  slices,
   writeFileSynced,
   yieldToEventLoop,
   type WorkSlicer,
@@ -26,9 +26,8 @@ export async function writeVectorFile(
   vectors: Float32Array,
   onFirstPart: () => Promise<void>,
 ): Promise<FileEntry> {
-  const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
   let first = true;
-  const entry = await writeFileSynced(file, slices(bytes, IO_CHUNK_BYTES), async () => {
+  const entry = await writeFileSynced(file, byteSlices(vectors, IO_CHUNK_BYTES), async () => {
     if (first) await onFirstPart();
     first = false;
     await yieldToEventLoop();
