@@ -18,6 +18,8 @@ export type SimilarResponse = Schemas['SimilarResponse'];
 export type SearchHit = Schemas['SearchHit'];
 export type SimilarRequest = Schemas['SimilarRequest'];
 export type SimilarUpload = Schemas['SimilarUpload'];
+/** A region of the query image, normalised 0–1 (`POST /v1/similar` `crop`). */
+export type CropBox = Schemas['CropBox'];
 export type Item = Schemas['Item'];
 export type ItemList = Schemas['ItemList'];
 export type IndexInfo = Schemas['IndexInfo'];
@@ -28,7 +30,10 @@ export type ApiResult<T> =
   { data: T; error?: never; response: Response } | { data?: never; error: Problem; response: Response };
 
 /** The upload's query options: the form fields of `SimilarUpload` other than the file. */
-export type UploadOptions = Omit<SimilarUpload, 'image'>;
+export type UploadOptions = Omit<SimilarUpload, 'image' | 'crop'> & {
+  /** The region to search with: a CropBox (sent as the form field `x,y,w,h`) or that text itself. */
+  crop?: CropBox | SimilarUpload['crop'];
+};
 
 export interface UploadInit {
   /** File name sent with the part (the server reads the format from the bytes, not from it). */
@@ -97,8 +102,23 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   });
 }
 
-/** Form fields are text: numbers in their shortest decimal form, the rest as given. */
+/**
+ * A crop coordinate as the form field wants it: plain decimal, never exponent notation (String(1e-7)
+ * is "1e-7", which the field's pattern refuses); 12 places is far below a pixel of any image.
+ */
+function decimal(value: number): string {
+  const fixed = value.toFixed(12);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+/** The form field `crop`: `x,y,w,h`. */
+export function cropField(crop: CropBox): string {
+  return [crop.x, crop.y, crop.w, crop.h].map(decimal).join(',');
+}
+
+/** Form fields are text: a crop box as `x,y,w,h`, numbers in JavaScript's form, strings as they are. */
 function formValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return cropField(value as CropBox);
   return typeof value === 'string' ? value : String(value);
 }
 

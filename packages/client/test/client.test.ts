@@ -3,7 +3,14 @@
  * of searchByUpload, the bearer key, and problem documents surfaced as typed errors. The client
  * against the real API process is tests/typed-client.test.ts.
  */
-import { LookalikeApiError, createLookalikeClient, isProblem, unwrap, type Problem } from '@lookalike/client';
+import {
+  LookalikeApiError,
+  createLookalikeClient,
+  cropField,
+  isProblem,
+  unwrap,
+  type Problem,
+} from '@lookalike/client';
 
 function recorder(answer: () => Response) {
   const requests: Request[] = [];
@@ -53,6 +60,19 @@ describe('createLookalikeClient', () => {
     const file = form.get('image');
     expect(file).toBeInstanceOf(Blob);
     expect(Buffer.from(await (file as Blob).arrayBuffer())).toEqual(image);
+  });
+
+  it('sends a crop box as the form field "x,y,w,h" in plain decimals, and a crop string as given', async () => {
+    const { requests, fetch } = recorder(() => json(200, similar));
+    const client = createLookalikeClient({ baseUrl: 'http://api.test', fetch });
+    await client.searchByUpload(new Blob([new Uint8Array([1, 2, 3])]), {
+      crop: { x: 0, y: 1e-7, w: 0.5, h: 1 },
+    });
+    await client.searchByUpload(new Uint8Array([1]), { crop: '0.25,0,0.5,0.75' });
+    const [first, second] = await Promise.all(requests.map((request) => request.formData()));
+    expect(first?.get('crop')).toBe('0,0.0000001,0.5,1');
+    expect(second?.get('crop')).toBe('0.25,0,0.5,0.75');
+    expect(cropField({ x: 0.1, y: 0.2, w: 0.3, h: 0.4 })).toBe('0.1,0.2,0.3,0.4');
   });
 
   it('sends no authorization header without an apiKey', async () => {

@@ -17,7 +17,7 @@ export interface paths {
         put?: never;
         /**
          * Items that look like an image
-         * @description Upload an image (multipart field `image`) or reference one (JSON `imageUrl` / `imageBase64` / `imagePath`); returns the k most similar items of the live snapshot, best first.
+         * @description Upload an image (multipart field `image`) or reference one (JSON `imageUrl` / `imageBase64` / `imagePath`); returns the k most similar items of the live snapshot, best first. An optional `crop` searches with a region of the image only: `{ x, y, w, h }` in JSON, the text field `x,y,w,h` in a form (normalised 0–1, see `CropBox`).
          */
         post: operations["searchByImage"];
         delete?: never;
@@ -589,6 +589,26 @@ export interface components {
             results: components["schemas"]["SearchHit"][];
         };
         /**
+         * CropBox
+         * @description Search with this region of the image only ("crop to search"): normalised to the image as displayed (after EXIF orientation), `x`, `y` the top-left corner and `w`, `h` the size, each a fraction 0–1 of the width or height, with x + w ≤ 1 and y + h ≤ 1. The region is embedded exactly as if it were the whole image. A region outside the image, or under 8×8 source pixels once rounded to whole pixels, is refused with 400 INVALID_CROP.
+         * @example {
+         *       "x": 0,
+         *       "y": 0.1,
+         *       "w": 0.5,
+         *       "h": 0.6
+         *     }
+         */
+        CropBox: {
+            /** @description Left edge, as a fraction of the image width. */
+            x: number;
+            /** @description Top edge, as a fraction of the image height. */
+            y: number;
+            /** @description Width, as a fraction of the image width (x + w ≤ 1). */
+            w: number;
+            /** @description Height, as a fraction of the image height (y + h ≤ 1). */
+            h: number;
+        };
+        /**
          * SimilarRequest
          * @description Exactly one of imageUrl, imageBase64, imagePath.
          * @example {
@@ -596,6 +616,15 @@ export interface components {
          *       "k": 12,
          *       "filter": {
          *         "gender": "Men"
+         *       }
+         *     }
+         * @example {
+         *       "imageUrl": "https://shop.example.com/p/looks/42.jpg",
+         *       "crop": {
+         *         "x": 0.05,
+         *         "y": 0.3,
+         *         "w": 0.4,
+         *         "h": 0.6
          *       }
          *     }
          */
@@ -618,6 +647,7 @@ export interface components {
             minScore?: number;
             /** @description Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): choose the threshold for the space served. */
             collapse?: number;
+            crop?: components["schemas"]["CropBox"];
         } & (unknown | unknown | unknown);
         /**
          * SimilarUpload
@@ -643,6 +673,11 @@ export interface components {
             minScore?: number;
             /** @description Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): choose the threshold for the space served. */
             collapse?: number;
+            /**
+             * @description Search with this region of the image only ("crop to search"): normalised to the image as displayed (after EXIF orientation), `x`, `y` the top-left corner and `w`, `h` the size, each a fraction 0–1 of the width or height, with x + w ≤ 1 and y + h ≤ 1. The region is embedded exactly as if it were the whole image. A region outside the image, or under 8×8 source pixels once rounded to whole pixels, is refused with 400 INVALID_CROP. As a form field: the four numbers `x,y,w,h`, comma-separated.
+             * @example 0,0.1,0.5,0.6
+             */
+            crop?: string;
         };
     };
     responses: never;
