@@ -38,5 +38,8 @@ if node -e 'process.exit(require("./services/api/package.json").scripts?.["opena
   say "OpenAPI document up to date"
   pnpm -s --filter @lookalike/api openapi:check
 fi
+# The typed client's types are generated from that document: they must match it too.
+say "typed client (@lookalike/client) up to date"
+pnpm -s --filter @lookalike/client client:check
 say "jest (unit + system) with REDIS_URL=$REDIS_URL"
 pnpm -s exec jest --ci

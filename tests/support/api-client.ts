@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { ContractChecker, type ContractResponse } from '../../services/api/test/contract';
 import { multipartBody } from '../../services/api/test/fixtures';
-import type { JobStatus } from '@lookalike/queue';
+import type { Job, Problem, SimilarResponse } from '@lookalike/client';
 
 export interface ApiRequest {
   method?: string;
@@ -78,33 +78,18 @@ export class ContractClient {
   }
 }
 
-/** Problem details as the API sends them. */
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  instance?: string;
-  requestId?: string;
-  retryAfter?: number;
-  errors?: Array<{ path: string; message: string }>;
-  checks?: { snapshot: { ok: boolean; version: number | null }; redis: { ok: boolean } };
-}
+/**
+ * The bodies as the API sends them: the types @lookalike/client generates from openapi/openapi.json,
+ * so these tests read replies with the same types a client gets (and break when the document changes
+ * under them).
+ */
+/** Problem details (application/problem+json). */
+export type ProblemBody = Problem;
+/** POST /v1/similar and GET /v1/items/{id}/similar. */
+export type SimilarBody = SimilarResponse;
 
-export interface SimilarBody {
-  indexVersion: number;
-  model: string;
-  results: Array<{
-    id: string;
-    score: number;
-    similarity: number;
-    metadata: Record<string, string | number>;
-  }>;
-}
-
-/** GET /v1/jobs/{id} as JSON: the queue's JobStatus. */
-export type JobBody = Pick<JobStatus, 'id' | 'kind' | 'state' | 'progress' | 'result' | 'failedReason'>;
+/** GET /v1/jobs/{jobId}. */
+export type JobBody = Job;
 
 export interface RawReply {
   statusCode: number;

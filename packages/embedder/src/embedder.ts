@@ -8,6 +8,7 @@ import { EmbedderBusyError, EmbedderClosedError, EmbedderModelError, ImageError 
 import { InferencePool } from './inference-pool';
 import { colourHistogram } from './colour';
 import { prepareEmbeddingModel } from './model-graph';
+import { checkCrop, type Crop } from './crop';
 import { preprocessImage, type Fit } from './preprocess';
 import type { ModelIdentity } from '@lookalike/contracts';
 
@@ -20,6 +21,16 @@ export interface Embedding {
    * for colour-aware ranking. Computed here so uploads and catalogue items get identical features.
    */
   colour: Float32Array;
+}
+
+/** Per-image options of `embed`. */
+export interface EmbedOptions {
+  /**
+   * Embed only this region (normalised, of the image after EXIF orientation) — the same recipe as
+   * the whole image gets, so a crop matches that region saved on its own. Invalid or under
+   * MIN_CROP_SIDE pixels per side: CropError (INVALID_CROP).
+   */
+  crop?: Crop | undefined;
 }
 
 export interface EmbedderOptions {
@@ -237,12 +248,15 @@ export class Embedder {
 
   /**
    * Embeds one image. Rejects with ImageError (IMAGE_EMPTY, IMAGE_TOO_LARGE, IMAGE_UNSUPPORTED,
-   * IMAGE_CORRUPT, IMAGE_TOO_MANY_PIXELS, IMAGE_TOO_SMALL, IMAGE_DECODE_TIMEOUT), EmbedderBusyError
+   * IMAGE_CORRUPT, IMAGE_TOO_MANY_PIXELS, IMAGE_TOO_SMALL, IMAGE_DECODE_TIMEOUT), CropError
+   * (INVALID_CROP) for a crop that cannot be applied to it, EmbedderBusyError
    * when `maxQueue` embeds are already pending, EmbedderClosedError after close(), or
    * EmbedderInferenceError when a session fails.
    */
-  async embed(image: Uint8Array): Promise<Embedding> {
+  async embed(image: Uint8Array, options: EmbedOptions = {}): Promise<Embedding> {
     if (this.closed) throw new EmbedderClosedError();
+    // Out-of-range crops are refused before the bytes are looked at; the pixel size once decoded.
+    if (options.crop) checkCrop(options.crop);
     if (!(image instanceof Uint8Array)) {
       throw new ImageError(
         'IMAGE_UNSUPPORTED',
@@ -273,6 +287,7 @@ export class Embedder {
           maxPixels: this.options.maxPixels,
           minSide: this.options.minSide,
           timeoutSeconds: this.options.decodeTimeoutMs / 1000,
+          crop: options.crop,
         }));
       } finally {
         this.decodeSlots.release();

@@ -3,6 +3,7 @@ export {
   createEmbedder,
   EMBEDDER_DEFAULTS,
   type Embedding,
+  type EmbedOptions,
   type EmbedderOptions,
   type EmbedderStats,
 } from './embedder';
@@ -25,6 +26,7 @@ export {
   type EnsemblePart,
 } from './model-graph';
 export { SUPPORTED_FORMATS, type ImageFormat, type Fit } from './preprocess';
+export { CropError, MIN_CROP_SIDE, checkCrop, cropBox, type Crop, type PixelBox } from './crop';
 export {
   colourHistogram,
   histogramLength,

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { jpegTruncation, pngTruncation, webpTruncation } from './container';
+import { cropBox, type Crop } from './crop';
 import { ImageError } from './errors';
 
 /** Formats the embedder accepts. Everything else (SVG, PDF, HEIC, BMP, text…) is IMAGE_UNSUPPORTED. */
@@ -18,6 +19,8 @@ export interface PreprocessOptions {
   minSide: number;
   /** libvips gives up on one image after this long (whole seconds, at least 1). */
   timeoutSeconds: number;
+  /** Embed only this region of the oriented image (CropError INVALID_CROP when it cannot be applied). */
+  crop?: Crop | undefined;
 }
 
 export interface PreprocessedImage {
@@ -101,7 +104,9 @@ function decodeError(err: unknown, format: ImageFormat): ImageError {
  * Image bytes → the model's input pixels, following the registry recipe: EXIF orientation, alpha
  * flattened onto white, any colour space / bit depth / palette to 8-bit sRGB, first frame only, then
  * shorter side → `resizeShorterSide` + centre crop `size` (or letterbox into `size`×`size` on white).
- * The header is checked (format, pixel count, sides) before any pixel is decoded.
+ * The header is checked (format, pixel count, sides) before any pixel is decoded. With `crop`, the
+ * recipe runs on that region of the oriented image as if it were the whole image, so a crop embeds
+ * exactly like the same region saved as a file of its own.
  */
 export async function preprocessImage(
   bytes: Uint8Array,
@@ -171,6 +176,10 @@ export async function preprocessImage(
     );
   }
 
+  // The region the recipe sees: the whole oriented image, or the crop (refused before any decoding).
+  const region = options.crop ? cropBox(options.crop, width, height) : { left: 0, top: 0, width, height };
+  const cropped = region.width !== width || region.height !== height;
+
   const { size } = options;
   let pipeline = sharp(bytes, {
     // Strictest level (sharp's advice for untrusted input): libjpeg's "corrupt data" warnings mean
@@ -185,17 +194,23 @@ export async function preprocessImage(
     .timeout({ seconds: Math.max(1, Math.ceil(options.timeoutSeconds)) })
     .flatten({ background: WHITE });
   if (options.fit === 'crop') {
-    // Shorter side → resizeShorterSide, then the centre size×size. The whole image is resized (not
-    // just the centre) so every row is decoded and a truncated or corrupt tail is noticed.
-    const shorter = Math.min(width, height);
-    let [srcWidth, srcHeight] = [width, height];
-    if (Math.max(width, height) > shorter * MAX_ASPECT) {
+    // Shorter side → resizeShorterSide, then the centre size×size. The whole image (or region) is
+    // resized, not just the centre, so every row is decoded and a truncated or corrupt tail is noticed
+    // (with a crop, only down to its bottom edge; the container checks above still cover the file).
+    const shorter = Math.min(region.width, region.height);
+    let [srcWidth, srcHeight] = [region.width, region.height];
+    if (Math.max(region.width, region.height) > shorter * MAX_ASPECT) {
       // A banner/strip: only its centre can reach the crop, so cut the long side before upscaling.
       const window = shorter * MAX_ASPECT;
-      [srcWidth, srcHeight] = width > height ? [window, height] : [width, window];
+      [srcWidth, srcHeight] = region.width > region.height ? [window, region.height] : [region.width, window];
+    }
+    if (cropped || srcWidth !== width || srcHeight !== height) {
+      // One extract before the resize (sharp keeps only one per side of it): the crop and the banner
+      // window in one rectangle. autoOrient has already turned the image, so the box is in the
+      // coordinates the user saw.
       pipeline = pipeline.extract({
-        left: Math.floor((width - srcWidth) / 2),
-        top: Math.floor((height - srcHeight) / 2),
+        left: region.left + Math.floor((region.width - srcWidth) / 2),
+        top: region.top + Math.floor((region.height - srcHeight) / 2),
         width: srcWidth,
         height: srcHeight,
       });
@@ -210,6 +225,7 @@ export async function preprocessImage(
       height: size,
     });
   } else {
+    if (cropped) pipeline = pipeline.extract(region);
     pipeline = pipeline.resize(size, size, { fit: 'contain', background: WHITE, kernel: 'linear' });
   }
 

@@ -1,6 +1,6 @@
 /** The embedder with the default single-file model: identity, determinism, robustness, formats, bad input. */
 import sharp from 'sharp';
-import { Embedder, ImageError, cosine, createEmbedder, type Embedding } from '@lookalike/embedder';
+import { CropError, Embedder, ImageError, cosine, createEmbedder, type Embedding } from '@lookalike/embedder';
 import { LookalikeError } from '@lookalike/config';
 import { bmp, bombPng, modelCacheDir, modelFile, modelMirror, renderScene, scenePng } from './helpers';
 import { DEFAULT_MODEL, expectCode, norm } from './embedder-shared';
@@ -63,6 +63,48 @@ describe('Embedder (default model)', () => {
       expect(similarity).toBeLessThan(0.7);
       expect(similarity).toBeLessThan(weakestRobust - 0.25);
     }
+  });
+
+  it('embeds a crop exactly like the region saved as an image of its own, through the one embed path', async () => {
+    // Two very different scenes side by side: a crop of either half must find that half.
+    const [shirt, stripes] = [await scenePng('shirt'), await scenePng('stripes')];
+    const composite = await sharp({ create: { width: 960, height: 360, channels: 3, background: '#ffffff' } })
+      .composite([
+        { input: shirt, left: 0, top: 0 },
+        { input: stripes, left: 480, top: 0 },
+      ])
+      .png()
+      .toBuffer();
+    const leftHalf = { x: 0, y: 0, w: 0.5, h: 1 };
+    const cropped = await embedder.embed(composite, { crop: leftHalf });
+    const precropped = await embedder.embed(
+      await sharp(composite).extract({ left: 0, top: 0, width: 480, height: 360 }).png().toBuffer(),
+    );
+    expect(cosine(cropped.vector, precropped.vector)).toBeGreaterThanOrEqual(0.99999);
+    for (let i = 0; i < cropped.vector.length; i++) {
+      expect(Math.abs((cropped.vector[i] as number) - (precropped.vector[i] as number))).toBeLessThan(1e-5);
+    }
+    // The colour histogram comes from the same cropped pixels.
+    expect(Array.from(cropped.colour)).toEqual(Array.from(precropped.colour));
+
+    const rightHalf = (await embedder.embed(composite, { crop: { x: 0.5, y: 0, w: 0.5, h: 1 } })).vector;
+    const whole = (await embedder.embed(composite)).vector;
+    const shirtVector = (await embedder.embed(shirt)).vector;
+    const stripesVector = (await embedder.embed(stripes)).vector;
+    expect(cosine(cropped.vector, shirtVector)).toBeGreaterThan(cosine(cropped.vector, stripesVector) + 0.2);
+    expect(cosine(rightHalf, stripesVector)).toBeGreaterThan(cosine(rightHalf, shirtVector) + 0.2);
+    expect(cosine(cropped.vector, whole)).toBeLessThan(0.99);
+  });
+
+  it('refuses a crop it cannot apply with INVALID_CROP before any inference', async () => {
+    const png = await scenePng('shirt'); // 480×360
+    await expectCode(embedder.embed(png, { crop: { x: 0.8, y: 0, w: 0.4, h: 1 } }), 'INVALID_CROP');
+    const tiny = await expectCode(
+      embedder.embed(png, { crop: { x: 0, y: 0, w: 0.01, h: 0.5 } }),
+      'INVALID_CROP',
+    );
+    expect(tiny).toBeInstanceOf(CropError);
+    expect(tiny.permanent).toBe(true);
   });
 
   it('embeds every supported format, close to the PNG original', async () => {

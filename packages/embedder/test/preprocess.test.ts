@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { CropError } from '../src/crop';
 import { preprocessImage, sniffFormat, type PreprocessOptions } from '../src/preprocess';
 import { scenePng, renderScene } from './helpers';
 
@@ -157,6 +158,97 @@ describe('preprocessImage', () => {
     expect(pixelAt(boxed, 112, 218)).toEqual([255, 255, 255]); // padding below
     expect(pixelAt(boxed, 5, 112)[0]).toBeGreaterThan(240); // red edge kept
     expect(pixelAt(boxed, 218, 112)[1]).toBeGreaterThan(240); // green edge kept
+  });
+
+  describe('with a crop', () => {
+    /** The scene side by side with a copy of itself turned upside down: every region looks different. */
+    const twoSided = async () => {
+      const shirt = await scenePng('shirt');
+      return sharp({ create: { width: 960, height: 360, channels: 3, background: '#ffffff' } })
+        .composite([
+          { input: shirt, left: 0, top: 0 },
+          { input: await sharp(shirt).rotate(180).png().toBuffer(), left: 480, top: 0 },
+        ])
+        .png()
+        .toBuffer();
+    };
+
+    it.each([
+      ['crop', { x: 0, y: 0, w: 0.5, h: 1 }],
+      ['crop', { x: 0.3, y: 0.2, w: 0.45, h: 0.7 }],
+      // 960×36 px: a strip whose long side is cut to 4× its short side, inside the crop.
+      ['crop', { x: 0, y: 0.45, w: 1, h: 0.1 }],
+      ['letterbox', { x: 0.5, y: 0, w: 0.5, h: 1 }],
+      ['letterbox', { x: 0.1, y: 0.6, w: 0.2, h: 0.4 }],
+    ] as const)(
+      'in %s mode gives the pixels of the region saved as an image of its own (%o)',
+      async (fit, crop) => {
+        const png = await twoSided();
+        const left = Math.round(crop.x * 960);
+        const top = Math.round(crop.y * 360);
+        const region = await sharp(png)
+          .extract({
+            left,
+            top,
+            width: Math.round((crop.x + crop.w) * 960) - left,
+            height: Math.round((crop.y + crop.h) * 360) - top,
+          })
+          .png()
+          .toBuffer();
+        const cropped = await preprocessImage(png, { ...options, fit, crop });
+        const expected = await preprocessImage(region, { ...options, fit });
+        expect(meanAbsDiff(cropped.pixels, expected.pixels)).toBe(0);
+        // …and not what the whole image gives: the crop was applied (the centred crop overlaps the
+        // whole image's centre crop the most, at a mean difference of about 7).
+        const whole = await preprocessImage(png, { ...options, fit });
+        expect(meanAbsDiff(cropped.pixels, whole.pixels)).toBeGreaterThan(5);
+        // The reported dimensions stay those of the source image.
+        expect([cropped.width, cropped.height]).toEqual([960, 360]);
+      },
+    );
+
+    it('is applied after EXIF orientation: the box is in the coordinates of the image as displayed', async () => {
+      const upright = await renderScene('shirt').jpeg({ quality: 95 }).toBuffer();
+      const tagged = await renderScene('shirt')
+        .rotate(-90)
+        .jpeg({ quality: 95 })
+        .withMetadata({ orientation: 6 })
+        .toBuffer();
+      const top = { x: 0, y: 0, w: 1, h: 0.5 };
+      const bottom = { x: 0, y: 0.5, w: 1, h: 0.5 };
+      const a = await preprocessImage(upright, { ...options, crop: top });
+      const b = await preprocessImage(tagged, { ...options, crop: top });
+      expect(meanAbsDiff(a.pixels, b.pixels)).toBeLessThan(3);
+      const other = await preprocessImage(upright, { ...options, crop: bottom });
+      expect(meanAbsDiff(a.pixels, other.pixels)).toBeGreaterThan(10);
+    });
+
+    it('refuses a crop outside the image or under 8×8 source pixels with INVALID_CROP', async () => {
+      const png = await scenePng('shirt'); // 480×360
+      const refused = async (crop: { x: number; y: number; w: number; h: number }) => {
+        const err = await preprocessImage(png, { ...options, crop }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(CropError);
+        expect(err).toMatchObject({ code: 'INVALID_CROP', permanent: true });
+        return err as CropError;
+      };
+      await refused({ x: 0.6, y: 0, w: 0.5, h: 1 });
+      await refused({ x: 0, y: -0.1, w: 0.5, h: 0.5 });
+      await refused({ x: 0, y: 0, w: 0, h: 1 });
+      await refused({ x: 0, y: 0, w: Number.NaN, h: 1 });
+      // 0.015 × 480 = 7.2 → 7 px wide: too small; 0.017 × 480 = 8.16 → 8 px: enough.
+      const small = await refused({ x: 0.5, y: 0.5, w: 0.015, h: 0.1 });
+      expect(small.details).toMatchObject({ box: { width: 7, height: 36 }, minSide: 8 });
+      await expect(
+        preprocessImage(png, { ...options, crop: { x: 0.5, y: 0.5, w: 0.017, h: 0.1 } }),
+      ).resolves.toBeTruthy();
+      // Floating-point sums a hair over 1 are 1: 0.7 + 0.3 covers the image to its edge.
+      await expect(
+        preprocessImage(png, { ...options, crop: { x: 0.7, y: 0.1, w: 0.3, h: 0.9 } }),
+      ).resolves.toBeTruthy();
+    });
   });
 
   it('handles extreme aspect ratios without upscaling the whole image', async () => {

@@ -42,6 +42,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   INVALID_FILTER: 400,
   UNKNOWN_FILTER_FIELD: 400,
   K_TOO_LARGE: 400,
+  // a crop box outside the image or under 8×8 source pixels (raised by the embedder once it knows the size)
+  INVALID_CROP: 400,
   INVALID_QUERY: 400,
   IMAGE_MISSING: 400,
   IMAGE_REF_INVALID: 400,

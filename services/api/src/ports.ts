@@ -16,6 +16,7 @@ import type {
   SearchOutcome,
   SearchRequest,
 } from '@lookalike/contracts';
+import type { Crop, EmbedOptions } from '@lookalike/embedder';
 import type { Snapshot, StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
@@ -28,6 +29,8 @@ import type {
 
 export type {
   CatalogueItem,
+  Crop,
+  EmbedOptions,
   Filter,
   ImageRef,
   JobResult,
@@ -95,8 +98,11 @@ export interface QueryEmbedding {
 
 export interface ImageEmbedder {
   readonly model: ModelIdentity;
-  /** Throws ImageError (IMAGE_*) for bad images, EmbedderBusyError (EMBEDDER_BUSY) under overload. */
-  embed(image: Uint8Array): Promise<QueryEmbedding>;
+  /**
+   * Throws ImageError (IMAGE_*) for bad images, CropError (INVALID_CROP) for a crop it cannot apply,
+   * EmbedderBusyError (EMBEDDER_BUSY) under overload.
+   */
+  embed(image: Uint8Array, options?: EmbedOptions): Promise<QueryEmbedding>;
 }
 
 export interface ImageLoader {

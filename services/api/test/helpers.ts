@@ -10,6 +10,7 @@ import type {
   ApiDeps,
   CatalogueJob,
   CatalogueJobs,
+  EmbedOptions,
   Filter,
   ImageEmbedder,
   JobState,
@@ -241,11 +242,14 @@ export class FakeQueue implements CatalogueJobs {
 export class FakeEmbedder implements ImageEmbedder {
   readonly model = FAKE_MODEL;
   calls = 0;
+  /** The options of each embed, in call order (what the routes forward, e.g. a crop). */
+  readonly options: EmbedOptions[] = [];
   /** Resolve to let held embeds finish (concurrency tests). */
   hold: Promise<void> | null = null;
 
-  async embed(image: Uint8Array): Promise<QueryEmbedding> {
+  async embed(image: Uint8Array, options: EmbedOptions = {}): Promise<QueryEmbedding> {
     this.calls += 1;
+    this.options.push(options);
     if (this.hold) await this.hold;
     if (image.length === 0) throw new CodedError('IMAGE_EMPTY', 'The image is empty');
     const head = Buffer.from(image.subarray(0, 4)).toString('latin1');

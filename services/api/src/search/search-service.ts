@@ -1,10 +1,11 @@
 import { sameModel } from '@lookalike/contracts';
+import { CropError, checkCrop } from '@lookalike/embedder';
 import { rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import type { ApiConfig } from '../config';
 import { requireSnapshot } from '../context';
 import { ApiError } from '../errors';
 import type { ApiMetrics } from '../plugins/metrics';
-import type { ApiDeps, QueryEmbedding, RankedHit, SearchOptions, SnapshotView } from '../ports';
+import type { ApiDeps, Crop, QueryEmbedding, RankedHit, SearchOptions, SnapshotView } from '../ports';
 import { checkFilterFields, parseFilter } from './filter';
 import type { Admission, InferenceQueue } from './inference-queue';
 import { SearchBatcher } from './search-batcher';
@@ -15,12 +16,42 @@ export interface QueryParams {
   filter?: unknown;
   minScore?: number | undefined;
   collapse?: number | undefined;
+  /** Image queries only: `{ x, y, w, h }` (JSON) or `"x,y,w,h"` (a form field), both schema-checked. */
+  crop?: Crop | string | undefined;
 }
 
 /** A query's options, read once: `where` is where they came from (`/query`, `/body`), for errors. */
 export interface ParsedQuery {
   options: SearchOptions;
   where: string;
+  /** The region of the query image to embed (image queries only). */
+  crop?: Crop;
+}
+
+/**
+ * The crop of a query, or undefined. The schema has checked its shape (four numbers 0–1); here the
+ * rest that needs no pixels: w, h > 0 and the box inside the image (x + w ≤ 1, y + h ≤ 1), as 400
+ * INVALID_CROP. Its size in pixels is checked by the embedder once the image's size is known.
+ */
+export function parseCrop(value: Crop | string | undefined, path: string): Crop | undefined {
+  if (value === undefined) return undefined;
+  let crop: Crop;
+  if (typeof value === 'string') {
+    const [x = NaN, y = NaN, w = NaN, h = NaN] = value.split(',').map(Number);
+    crop = { x, y, w, h };
+  } else {
+    crop = { x: value.x, y: value.y, w: value.w, h: value.h };
+  }
+  try {
+    checkCrop(crop);
+  } catch (err) {
+    if (!(err instanceof CropError)) throw err;
+    throw new ApiError('INVALID_CROP', err.message, {
+      details: err.details,
+      fieldErrors: [{ path, message: err.message }],
+    });
+  }
+  return crop;
 }
 
 export interface SimilarAnswer {
@@ -80,7 +111,8 @@ export class SearchService {
     if (filter) options.filter = filter;
     if (query.minScore !== undefined) options.minScore = query.minScore;
     if (query.collapse !== undefined) options.collapse = query.collapse;
-    return { options, where };
+    const crop = parseCrop(query.crop, `${where}/crop`);
+    return crop ? { options, where, crop } : { options, where };
   }
 
   /** Refuses filter fields the snapshot does not have (UNKNOWN_FILTER_FIELD). */
@@ -95,7 +127,7 @@ export class SearchService {
     query: ParsedQuery,
     signal?: AbortSignal,
   ): Promise<SimilarAnswer> {
-    const embedding = await admission.run(() => this.embed(image), signal);
+    const embedding = await admission.run(() => this.embed(image, query.crop), signal);
     // The newest snapshot after inference: a reload may have happened meanwhile.
     const live = requireSnapshot(this.deps);
     if (!sameModel(embedding.model, live.model)) {
@@ -129,10 +161,10 @@ export class SearchService {
     return { indexVersion: snapshot.version, model: snapshot.model.id, results };
   }
 
-  private async embed(image: Uint8Array): Promise<QueryEmbedding> {
+  private async embed(image: Uint8Array, crop: Crop | undefined): Promise<QueryEmbedding> {
     const end = this.metrics.inferenceDuration.startTimer();
     try {
-      const embedding = await this.deps.embedder.embed(image);
+      const embedding = await this.deps.embedder.embed(image, crop ? { crop } : {});
       end({ outcome: 'ok' });
       return embedding;
     } catch (err) {

@@ -37,7 +37,9 @@ const byImageRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { conf
         summary: 'Items that look like an image',
         description:
           'Upload an image (multipart field `image`) or reference one (JSON `imageUrl` / `imageBase64` / ' +
-          '`imagePath`); returns the k most similar items of the live snapshot, best first.',
+          '`imagePath`); returns the k most similar items of the live snapshot, best first. An optional ' +
+          '`crop` searches with a region of the image only: `{ x, y, w, h }` in JSON, the text field ' +
+          '`x,y,w,h` in a form (normalised 0–1, see `CropBox`).',
         security: SECURITY.read,
         querystring: NoQuery,
         body: {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IMAGE_REF_LIMITS } from '@lookalike/contracts';
+import { MIN_CROP_SIDE } from '@lookalike/embedder';
 import { FILTER_LIMITS } from '@lookalike/filter';
 import { K_CEILING } from '../../config';
 import {
@@ -91,6 +92,42 @@ export const FilterObject = keyedRecord(
   },
 );
 
+const CROP_DESCRIPTION =
+  'Search with this region of the image only ("crop to search"): normalised to the image as displayed ' +
+  '(after EXIF orientation), `x`, `y` the top-left corner and `w`, `h` the size, each a fraction 0–1 of ' +
+  'the width or height, with x + w ≤ 1 and y + h ≤ 1. The region is embedded exactly as if it were the ' +
+  `whole image. A region outside the image, or under ${MIN_CROP_SIDE}×${MIN_CROP_SIDE} source pixels once ` +
+  'rounded to whole pixels, is refused with 400 INVALID_CROP.';
+const Fraction = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
+const Extent = (description: string) => Type.Number({ exclusiveMinimum: 0, maximum: 1, description });
+
+export const CropBox = component(
+  'CropBox',
+  Type.Object(
+    {
+      x: Fraction('Left edge, as a fraction of the image width.'),
+      y: Fraction('Top edge, as a fraction of the image height.'),
+      w: Extent('Width, as a fraction of the image width (x + w ≤ 1).'),
+      h: Extent('Height, as a fraction of the image height (y + h ≤ 1).'),
+    },
+    {
+      additionalProperties: false,
+      description: CROP_DESCRIPTION,
+      examples: [{ x: 0, y: 0.1, w: 0.5, h: 0.6 }],
+    },
+  ),
+);
+
+/** A number 0–1 as a form field: `0`, `1`, `0.25`, `.5`, `1.0`. */
+const FORM_FRACTION = String.raw`(?:0(?:\.[0-9]+)?|\.[0-9]+|1(?:\.0+)?)`;
+/** The crop as a multipart text field: `x,y,w,h` (the same numbers as the JSON object, in that order). */
+export const CropField = Type.String({
+  pattern: `^${FORM_FRACTION}(?:,${FORM_FRACTION}){3}$`,
+  maxLength: 128,
+  description: `${CROP_DESCRIPTION} As a form field: the four numbers \`x,y,w,h\`, comma-separated.`,
+  examples: ['0,0.1,0.5,0.6'],
+});
+
 const ImageRefFields = {
   imageUrl: Type.Optional(
     Type.String({
@@ -125,12 +162,16 @@ export const SimilarJsonBody = component(
       filter: Type.Optional(Type.Union([FilterObject, FilterString])),
       minScore: Type.Optional(MinScore),
       collapse: Type.Optional(Collapse),
+      crop: Type.Optional(CropBox),
     },
     {
       additionalProperties: false,
       oneOf: ONE_IMAGE_REF,
       description: 'Exactly one of imageUrl, imageBase64, imagePath.',
-      examples: [{ imageUrl: 'https://shop.example.com/p/15970.jpg', k: 12, filter: { gender: 'Men' } }],
+      examples: [
+        { imageUrl: 'https://shop.example.com/p/15970.jpg', k: 12, filter: { gender: 'Men' } },
+        { imageUrl: 'https://shop.example.com/p/looks/42.jpg', crop: { x: 0.05, y: 0.3, w: 0.4, h: 0.6 } },
+      ],
     },
   ),
 );
@@ -149,6 +190,7 @@ export const SimilarMultipartBody = component(
       filter: Type.Optional(FilterString),
       minScore: Type.Optional(MinScore),
       collapse: Type.Optional(Collapse),
+      crop: Type.Optional(CropField),
     },
     { additionalProperties: false, description: 'An image query by upload: the file and the query options.' },
   ),

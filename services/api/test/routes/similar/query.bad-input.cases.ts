@@ -191,5 +191,40 @@ export async function similarQueryBadInputCases(env: BadInputEnv): Promise<BadCa
     status: 400,
     code: 'INVALID_FILTER',
   });
+  // --- crop (a JSON object { x, y, w, h }; `good` is 320×240)
+  const withCrop = (crop: unknown) => post({ imageBase64: good.toString('base64'), crop });
+  for (const [crop, why] of [
+    [{ x: 0, y: 0, w: 0, h: 1 }, 'of zero width'],
+    [{ x: 0, y: 0, w: 0.5 }, 'without h'],
+    [{ x: -0.1, y: 0, w: 0.5, h: 1 }, 'with a negative x'],
+    [{ x: 0, y: 0, w: 0.5, h: 1, unit: 'px' }, 'with an unknown property'],
+    ['0,0,0.5,1', 'as the form field text'],
+  ] as const) {
+    add({
+      name: `JSON crop ${why}`,
+      template: '/v1/similar',
+      path: '/v1/similar',
+      request: withCrop(crop),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    });
+  }
+  add({
+    name: 'JSON crop below the bottom edge (y + h > 1)',
+    template: '/v1/similar',
+    path: '/v1/similar',
+    request: withCrop({ x: 0, y: 0.5, w: 0.5, h: 0.6 }),
+    status: 400,
+    code: 'INVALID_CROP',
+  });
+  add({
+    // 0.03 × 240 = 7.2 → 7 px high.
+    name: 'JSON crop under 8×8 pixels of the image',
+    template: '/v1/similar',
+    path: '/v1/similar',
+    request: withCrop({ x: 0.2, y: 0.2, w: 0.5, h: 0.03 }),
+    status: 400,
+    code: 'INVALID_CROP',
+  });
   return cases;
 }

@@ -1,3 +1,4 @@
+import { CropError } from '@lookalike/embedder';
 import { FAKE_MODEL, multipartBody } from '../../helpers';
 import type { RoutesOverFakes } from '../harness';
 
@@ -42,6 +43,65 @@ export function similarRouteTests(h: RoutesOverFakes): void {
     expect(response.statusCode).toBe(200);
     const ids = (json(response).results as Array<{ id: string }>).map((r) => r.id);
     expect(ids).toEqual(['green-shirt', 'red-shirt']);
+  });
+
+  test('POST /v1/similar hands a crop to the embedder: a JSON object, or the form field x,y,w,h', async () => {
+    h.loadCatalogue(2);
+    const json = await call(h.t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      json: { imageBase64: h.red.toString('base64'), crop: { x: 0.1, y: 0, w: 0.5, h: 1 } },
+    });
+    expect(json.statusCode).toBe(200);
+    const form = multipartBody([
+      { name: 'crop', value: '0,.25,1,0.75' },
+      { name: 'image', filename: 'q.png', contentType: 'image/png', data: h.green },
+    ]);
+    const upload = await call(h.t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      headers: { 'content-type': form.contentType },
+      body: form.body,
+    });
+    expect(upload.statusCode).toBe(200);
+    const plain = await call(h.t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      json: { imageBase64: h.red.toString('base64') },
+    });
+    expect(plain.statusCode).toBe(200);
+    expect(h.t.embedder.options).toEqual([
+      { crop: { x: 0.1, y: 0, w: 0.5, h: 1 } },
+      { crop: { x: 0, y: 0.25, w: 1, h: 0.75 } },
+      {},
+    ]);
+  });
+
+  test('POST /v1/similar: a crop the embedder cannot apply is 400 INVALID_CROP, not a server error', async () => {
+    h.loadCatalogue(2);
+    h.t.embedder.embed = async () => {
+      throw new CropError('crop covers 4×64 pixels of the 64×64 image; each side must be at least 8');
+    };
+    const response = await call(h.t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      json: { imageBase64: h.red.toString('base64'), crop: { x: 0, y: 0, w: 0.07, h: 1 } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toMatchObject({ code: 'INVALID_CROP', status: 400 });
+    expect(String(json(response).detail)).toContain('at least 8');
+  });
+
+  test('POST /v1/similar: a crop outside the image is refused before any inference, naming the field', async () => {
+    h.loadCatalogue(2);
+    const response = await call(h.t, '/v1/similar', {
+      method: 'POST',
+      url: '/v1/similar',
+      json: { imageBase64: h.red.toString('base64'), crop: { x: 0.7, y: 0, w: 0.5, h: 1 } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toMatchObject({ code: 'INVALID_CROP', errors: [{ path: '/body/crop' }] });
+    expect(h.t.embedder.calls).toBe(0);
   });
 
   test('filters: compact any-of, numbers typed as text, JSON object form', async () => {

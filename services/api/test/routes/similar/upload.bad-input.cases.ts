@@ -177,5 +177,54 @@ export async function similarUploadBadInputCases(env: BadInputEnv): Promise<BadC
     status: 400,
     code: 'INVALID_JSON',
   });
+  // --- crop (a form field `x,y,w,h`; `good` is 320×240)
+  const withCrop = (crop: string) =>
+    form(
+      multipartBody([
+        { name: 'crop', value: crop },
+        { name: 'image', filename: 'q.jpg', contentType: 'image/jpeg', data: good },
+      ]),
+    );
+  for (const [crop, why] of [
+    ['a,b,c,d', 'not numbers'],
+    ['0,0,0.5', 'three numbers'],
+    ['0,0,1.5,1', 'a number over 1'],
+    ['0;0;0.5;1', 'not comma-separated'],
+    ['{"x":0,"y":0,"w":0.5,"h":1}', 'JSON instead of x,y,w,h'],
+  ] as const) {
+    add({
+      name: `crop field ${why}`,
+      template: '/v1/similar',
+      path: '/v1/similar',
+      request: withCrop(crop),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    });
+  }
+  add({
+    name: 'crop field past the right edge (x + w > 1)',
+    template: '/v1/similar',
+    path: '/v1/similar',
+    request: withCrop('0.6,0,0.5,1'),
+    status: 400,
+    code: 'INVALID_CROP',
+  });
+  add({
+    name: 'crop field of zero width',
+    template: '/v1/similar',
+    path: '/v1/similar',
+    request: withCrop('0.5,0,0,1'),
+    status: 400,
+    code: 'INVALID_CROP',
+  });
+  add({
+    // 0.02 × 320 = 6.4 → 6 px wide: known only once the embedder has read the image's size.
+    name: 'crop field under 8×8 pixels of the image',
+    template: '/v1/similar',
+    path: '/v1/similar',
+    request: withCrop('0.5,0,0.02,1'),
+    status: 400,
+    code: 'INVALID_CROP',
+  });
   return cases;
 }
