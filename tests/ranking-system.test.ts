@@ -114,7 +114,7 @@ describe('learned ranking: fitted by the indexer, stored in the snapshot, applie
       expect.arrayContaining([RANKING_MODEL_ATTACHMENT, RANKING_ITEMS_ATTACHMENT]),
     );
     const model = decodeRankingModel(snapshot.attachment(RANKING_MODEL_ATTACHMENT)!);
-    expect(model.labelFields).toEqual(['articleType']);
+    expect(model.labelFields).toEqual(['articleType', 'subCategory']);
     expect(model.colourField).toBe('baseColour');
     expect(model.stats.labelled).toBe(ids.length);
     expect(model.lda).not.toBeNull();

@@ -42,7 +42,9 @@ export interface RankingConfig {
 }
 
 export const DEFAULT_RANKING_CONFIG: RankingConfig = {
-  labelFields: ['articleType'],
+  // subCategory's vote (weight extraLabelVote) lifts subCategory P@5 from 0.9674 to 0.9678 on the
+  // compact default (5-fold eval, README "Evaluation"); a catalogue without the field is unaffected.
+  labelFields: ['articleType', 'subCategory'],
   colourField: 'baseColour',
   minLabelled: 50,
   refitFraction: 0.1,

@@ -6,6 +6,7 @@ import {
   DEFAULT_PROJECTION_REFIT_FRACTION,
   parseIndexProjection,
 } from '@lookalike/projection';
+import { DEFAULT_RANKING_CONFIG } from '@lookalike/ranking';
 
 const optionalInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
@@ -62,7 +63,7 @@ const indexerEnvSchema = z.object({
   /** Learned ranking: fit it from the catalogue's labels at publish time and publish it with the snapshot. */
   RANKING: envFields.bool(true),
   /** Comma-separated metadata fields whose labels the ranking learns, most important first. */
-  RANKING_LABEL_FIELDS: z.string().default('articleType'),
+  RANKING_LABEL_FIELDS: z.string().default(DEFAULT_RANKING_CONFIG.labelFields.join(',')),
   /** Metadata field holding the item's colour name ("none": no colour label). */
   RANKING_COLOUR_FIELD: z.string().default('baseColour'),
   /** Fewer labelled items than this: no model, plain visual similarity. */
