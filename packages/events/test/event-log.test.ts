@@ -65,7 +65,8 @@ test('appends a batch; read back with every field, the timestamp normalised to U
     expect.objectContaining({ eventId: 'b', type: 'purchase', context: { queryId }, position: 0 }),
   ]);
   // The raw entry is what an indexer will XREAD: exactly one context field, format version 1.
-  const [[, fields]] = (await redis.xrange(eventKeys(prefix).stream, '-', '+')) as Array<[string, string[]]>;
+  const entries = (await redis.xrange(eventKeys(prefix).stream, '-', '+')) as Array<[string, string[]]>;
+  const fields = entries[0]?.[1] ?? [];
   expect(fields.filter((_, i) => i % 2 === 0)).toEqual([
     'v',
     'eventId',

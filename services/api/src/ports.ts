@@ -16,6 +16,7 @@ import type {
   SearchOutcome,
   SearchRequest,
 } from '@lookalike/contracts';
+import type { EventSink } from '@lookalike/events';
 import type { Snapshot, StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
@@ -42,6 +43,7 @@ export type {
   StoredItem,
 };
 export type CatalogueJob = CatalogueJobInput;
+export type { EventSink };
 export type JobView = JobStatus;
 
 /**
@@ -119,4 +121,6 @@ export interface ApiDeps {
   snapshots: SnapshotSource;
   queue: CatalogueJobs;
   images: ImageLoader;
+  /** Where POST /v1/events appends (RedisEventLog); rejects when Redis cannot be reached. */
+  events: EventSink;
 }

@@ -1,4 +1,5 @@
 import { sameModel } from '@lookalike/contracts';
+import { newQueryId } from '@lookalike/events';
 import { rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import type { ApiConfig } from '../config';
 import { requireSnapshot } from '../context';
@@ -24,6 +25,8 @@ export interface ParsedQuery {
 }
 
 export interface SimilarAnswer {
+  /** Names this result list, so shoppers' events (POST /v1/events) can say where they came from. */
+  queryId: string;
   indexVersion: number;
   model: string;
   results: RankedHit[];
@@ -113,7 +116,7 @@ export class SearchService {
       this.batcher.search(live, { vector: served.vector, options: candidates }),
     );
     end();
-    return { indexVersion: live.version, model: live.model.id, results };
+    return { queryId: newQueryId(), indexVersion: live.version, model: live.model.id, results };
   }
 
   /** The items most like a stored item (its stored vector; the item itself left out). */
@@ -126,7 +129,7 @@ export class SearchService {
       this.batcher.search(snapshot, { id, options: candidates }),
     );
     end();
-    return { indexVersion: snapshot.version, model: snapshot.model.id, results };
+    return { queryId: newQueryId(), indexVersion: snapshot.version, model: snapshot.model.id, results };
   }
 
   private async embed(image: Uint8Array): Promise<QueryEmbedding> {
