@@ -10,6 +10,7 @@ import { RedisEventLog } from '@lookalike/events';
 import { closeRedisConnection, createRedisConnection } from '@lookalike/queue';
 import type { Redis } from 'ioredis';
 import { eventDedupeTtlSeconds, loadConfig } from '../src/config';
+import { openWritesWarning } from '../src/server';
 import { ContractChecker, buildTestApp, redisUrl, testConfig, type TestApp } from './helpers';
 import { shopperEvent } from './routes/events/events.routes';
 
@@ -169,6 +170,12 @@ describe('auth without EVENTS_KEY', () => {
     expect((await post(t, { events: [shopperEvent('o-1')] })).statusCode).toBe(202);
   });
 
+  test('the start-up warning about open writes names events only while they are open', () => {
+    expect(openWritesWarning(loadConfig({ HOST: '0.0.0.0' }))).toContain('POST /v1/events');
+    expect(openWritesWarning(loadConfig({ HOST: '0.0.0.0', EVENTS_KEY }))).not.toContain('/v1/events');
+    expect(openWritesWarning(loadConfig({ HOST: '0.0.0.0', EVENTS_KEY }))).toContain('POST /v1/reindex');
+  });
+
   test('EVENTS_KEY equal to API_KEY is refused at start', () => {
     expect(() => loadConfig({ API_KEY, EVENTS_KEY: API_KEY })).toThrow(ConfigError);
     expect(() => loadConfig({ API_KEY, EVENTS_KEY: API_KEY })).toThrow(
@@ -177,9 +184,12 @@ describe('auth without EVENTS_KEY', () => {
   });
 });
 
-test('events have a rate limit of their own, also with the global one off', async () => {
+test.each([
+  ['the global one off', '0'],
+  ['the global one on', '100'],
+])('events have a rate limit of their own, with %s', async (_name, globalMax) => {
   const { t } = await appWithEventLog({
-    RATE_LIMIT_MAX: '0',
+    RATE_LIMIT_MAX: globalMax,
     EVENTS_RATE_LIMIT_MAX: '3',
     EVENTS_RATE_LIMIT_WINDOW: '1m',
   });
@@ -195,10 +205,14 @@ test('events have a rate limit of their own, also with the global one off', asyn
     detail: 'Rate limit of 3 requests per 1 minute exceeded',
   });
   expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-  // Other routes keep no budget (RATE_LIMIT_MAX=0).
-  for (let i = 0; i < 5; i++) expect((await t.request('/healthz')).statusCode).toBe(200);
-  const search = await t.request('/v1/index');
-  expect(search.headers['x-ratelimit-limit']).toBeUndefined();
+  // Other routes keep their own budget: none with RATE_LIMIT_MAX=0, the global one otherwise.
+  for (let i = 0; i < 5; i++) expect((await t.request('/v1/index')).statusCode).toBe(503);
+  const other = await t.request('/v1/index');
+  if (globalMax === '0') expect(other.headers['x-ratelimit-limit']).toBeUndefined();
+  else {
+    expect(other.headers['x-ratelimit-limit']).toBe('100');
+    expect(other.headers['x-ratelimit-remaining']).toBe('94');
+  }
 });
 
 test('Redis down: 503 QUEUE_UNAVAILABLE with Retry-After, promptly', async () => {

@@ -1,6 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { EventBatchError, rejectionReason, validateBatch, type EventRejection } from '@lookalike/events';
+import {
+  EVENT_ID_PATTERN,
+  EventBatchError,
+  rejectionReason,
+  validateBatch,
+  type EventRejection,
+} from '@lookalike/events';
 import { redisCall, type RouteContext } from '../../context';
 import { ApiError } from '../../errors';
 import { routeRateLimit } from '../../plugins/rate-limit';
@@ -13,10 +19,10 @@ const NoQuery = Type.Object({}, { additionalProperties: false, description: 'No 
 /** Either key on POST /v1/events (see plugins/auth): the events key, or the write key. */
 const EVENTS_SECURITY: Array<Record<string, string[]>> = [{ eventsKey: [] }, { bearerAuth: [] }];
 
-/** The eventId of a refused event, when it has a readable one (for the client's bookkeeping). */
+/** The eventId of a refused event when it is a valid one (for the client's bookkeeping); else nothing is echoed. */
 function eventIdOf(raw: unknown): string | undefined {
   const id = typeof raw === 'object' && raw !== null ? (raw as { eventId?: unknown }).eventId : undefined;
-  return typeof id === 'string' && id.length <= 128 ? id : undefined;
+  return typeof id === 'string' && EVENT_ID_PATTERN.test(id) ? id : undefined;
 }
 
 /**
@@ -66,6 +72,14 @@ const eventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { confi
     async (request, reply) => {
       const attached = request.validationError as (Error & { validationContext?: string }) | undefined;
       if (attached && attached.validationContext !== 'body') throw attached;
+      // Fastify validates the body before the query string and stops at the first part that fails,
+      // so with a body the schema refused, a stray query parameter is caught here instead.
+      const stray = Object.keys((request.query ?? {}) as object)[0];
+      if (stray !== undefined) {
+        throw new ApiError('VALIDATION_FAILED', `Invalid request: /query/${stray} is not allowed`, {
+          fieldErrors: [{ path: `/query/${stray}`, message: 'is not allowed' }],
+        });
+      }
       const now = Date.now();
       let batch: ReturnType<typeof validateBatch>;
       try {
