@@ -300,6 +300,40 @@ describe('OpenAPI contract against the running API', () => {
     expect((await finishedJob(reindex.json<{ jobId: string }>().jobId)).kind).toBe('reindex');
   });
 
+  test('shopper events: POST /v1/events with its errors, naming a queryId the API issued', async () => {
+    const similar = await expectStatus(200, '/v1/items/c-1/similar', withKey());
+    const { queryId } = similar.json<{ queryId: string }>();
+    const event = (eventId: string, overrides: Record<string, unknown> = {}) => ({
+      eventId,
+      type: 'click',
+      itemId: 'c-2',
+      context: { queryId },
+      position: 0,
+      timestamp: new Date().toISOString(),
+      sessionId: 's_contract_01',
+      ...overrides,
+    });
+    const json = { events: [event('ct-1'), event('ct-2', { timestamp: '2001-01-01T00:00:00Z' })] };
+    expect(problemCode(await expectStatus(401, '/v1/events', { method: 'POST', json }))).toBe('UNAUTHORIZED');
+    const accepted = await expectStatus(202, '/v1/events', withKey({ method: 'POST', json }));
+    expect(accepted.json()).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      rejections: [{ code: 'TIMESTAMP_TOO_OLD' }],
+    });
+    const bad = await expectStatus(
+      400,
+      '/v1/events',
+      withKey({ method: 'POST', json: { events: [event('ct-3', { type: 'stare' })] } }),
+    );
+    expect(problemCode(bad)).toBe('EVENTS_REJECTED');
+    await expectStatus(
+      415,
+      '/v1/events',
+      withKey({ method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }),
+    );
+  });
+
   // Last: derived from the document, so a documented route nobody calls fails here.
   test('every documented operation was exercised: a success and, where documented, an error', () => {
     const gaps: string[] = [];

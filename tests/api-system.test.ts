@@ -386,6 +386,7 @@ describe('API system: API and indexer processes on real Redis', () => {
     expect(closed).toEqual([
       'http',
       'image source',
+      'event log',
       'queue',
       'snapshot collector',
       'snapshot reader',

@@ -36,6 +36,8 @@ import byImageRoute from './routes/similar/by-image';
 import byItemRoute from './routes/similar/by-item';
 import { InferenceQueue } from './search/inference-queue';
 import { SearchService } from './search/search-service';
+// Last: its schemas register after the others, so openapi.json lists its components last.
+import eventRoutes from './routes/events/post-events';
 
 export interface BuildAppOptions {
   config: ApiConfig;
@@ -118,10 +120,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       maxAge: 600,
     });
   }
-  if (config.RATE_LIMIT_MAX > 0) {
+  if (config.RATE_LIMIT_MAX > 0 || config.EVENTS_RATE_LIMIT_MAX > 0) {
+    // With RATE_LIMIT_MAX=0 only routes with a limit of their own (POST /v1/events) are limited.
     await app.register(rateLimit, { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW });
   }
-  await app.register(auth, { apiKey: config.API_KEY, protectReads: config.API_KEY_READS });
+  await app.register(auth, {
+    apiKey: config.API_KEY,
+    eventsKey: config.EVENTS_KEY,
+    protectReads: config.API_KEY_READS,
+  });
 
   const inference = new InferenceQueue(config.INFERENCE_CONCURRENCY, config.INFERENCE_QUEUE);
   await app.register(metrics, {
@@ -147,6 +154,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     listItemsRoute,
     indexFieldsRoute,
     itemImageRoute,
+    eventRoutes,
   ]) {
     await app.register(routes, context);
   }

@@ -1,4 +1,4 @@
-import { commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
+import { ConfigError, commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
 import { MAX_K } from '@lookalike/contracts';
 import { parseSearchParameters } from '@lookalike/index-store';
 import ms from 'ms';
@@ -65,6 +65,11 @@ const apiEnvSchema = z.object({
       message: 'still the placeholder from .env.example: set a real key (openssl rand -hex 32)',
     })
     .optional(),
+  /**
+   * The key a shop front end posts shopper events with (POST /v1/events) instead of API_KEY, which
+   * stays on the server side: it allows nothing else. Unset: events need API_KEY (when set).
+   */
+  EVENTS_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
   /** Also require the key on read routes (queries, items, jobs, index). */
   API_KEY_READS: envFields.bool(false),
   /** `*` or comma-separated origins allowed by CORS; unset = no CORS headers. */
@@ -121,6 +126,17 @@ const apiEnvSchema = z.object({
    * with, e.g. `nprobe=32`: recall against latency. No effect on the default exact flat index.
    */
   INDEX_SEARCH_PARAMS: envFields.parsed(parseSearchParameters),
+  /** Events older than this (by their timestamp) are refused (TIMESTAMP_TOO_OLD). */
+  EVENTS_MAX_AGE: duration('24h'),
+  /** Events dated further ahead of the server's clock than this are refused (TIMESTAMP_IN_FUTURE). */
+  EVENTS_MAX_FUTURE: duration('5m'),
+  /** Approximate bound of the event stream (XADD MAXLEN ~): older events are trimmed past it. */
+  EVENTS_STREAM_MAXLEN: envFields.int(1_000_000, 1000, 1_000_000_000),
+  /** Largest body of POST /v1/events (a full batch of long ids is ~60 KiB). */
+  EVENTS_MAX_BODY_BYTES: envFields.int(128 * 1024, 1024, 16 * MiB),
+  /** POST /v1/events requests per client IP per window (its own budget, apart from RATE_LIMIT_MAX); 0 = off. */
+  EVENTS_RATE_LIMIT_MAX: envFields.int(120, 0, 1_000_000),
+  EVENTS_RATE_LIMIT_WINDOW: duration('1m'),
   /** How long Redis calls (enqueue, job status, readiness) may take before 503 QUEUE_UNAVAILABLE. */
   REDIS_TIMEOUT_MS: envFields.int(3000, 100, 60_000),
   /** On SIGTERM: stop accepting, finish in-flight requests for at most this long, then exit. */
@@ -137,9 +153,30 @@ export interface ApiConfig extends Omit<ApiEnv, 'MAX_BODY_BYTES'> {
   MAX_BODY_BYTES: number;
 }
 
+/**
+ * How long an eventId is remembered for deduplication: the whole window an event is accepted in
+ * (EVENTS_MAX_AGE + EVENTS_MAX_FUTURE). An event accepted at time a has a timestamp t with
+ * t ≥ a − max future; a replay at r is accepted only while r ≤ t + max age ≤ a + max future + max
+ * age, so every replay the API would still accept finds its seen-key.
+ */
+export function eventDedupeTtlSeconds(
+  config: Pick<ApiConfig, 'EVENTS_MAX_AGE' | 'EVENTS_MAX_FUTURE'>,
+): number {
+  return Math.ceil((config.EVENTS_MAX_AGE + config.EVENTS_MAX_FUTURE) / 1000);
+}
+
 /** Reads and validates every variable the API uses; throws ConfigError listing all bad keys at once. */
 export function loadConfig(env: Env): ApiConfig {
   const parsed = parseEnv(apiEnvSchema, env);
+  // The events key ends up in shop pages anyone can read: it must never also be the write key.
+  if (parsed.EVENTS_KEY !== undefined && parsed.EVENTS_KEY === parsed.API_KEY) {
+    throw new ConfigError([
+      {
+        key: 'EVENTS_KEY',
+        message: 'must differ from API_KEY (it is given to browsers; API_KEY allows writes)',
+      },
+    ]);
+  }
   return {
     ...parsed,
     MAX_BODY_BYTES: parsed.MAX_BODY_BYTES || Math.ceil((parsed.MAX_UPLOAD_BYTES * 4) / 3) + MiB,

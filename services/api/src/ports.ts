@@ -17,6 +17,7 @@ import type {
   SearchRequest,
 } from '@lookalike/contracts';
 import type { Crop, EmbedOptions } from '@lookalike/embedder';
+import type { EventSink } from '@lookalike/events';
 import type { Snapshot, StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
@@ -45,6 +46,7 @@ export type {
   StoredItem,
 };
 export type CatalogueJob = CatalogueJobInput;
+export type { EventSink };
 export type JobView = JobStatus;
 
 /**
@@ -125,4 +127,6 @@ export interface ApiDeps {
   snapshots: SnapshotSource;
   queue: CatalogueJobs;
   images: ImageLoader;
+  /** Where POST /v1/events appends (RedisEventLog); rejects when Redis cannot be reached. */
+  events: EventSink;
 }

@@ -3,10 +3,11 @@ import { ConfigError, createLogger, type Env, type Logger } from '@lookalike/con
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader } from '@lookalike/index-store';
-import { CatalogueQueue } from '@lookalike/queue';
+import { RedisEventLog } from '@lookalike/events';
+import { CatalogueQueue, closeRedisConnection, createRedisConnection } from '@lookalike/queue';
 import { buildApp, type App } from './app';
 import { ReplacedSnapshotCollector, exposeMajorGc } from './replaced-snapshot-collector';
-import { loadConfig, type ApiConfig } from './config';
+import { eventDedupeTtlSeconds, loadConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './ports';
 import { ServedSnapshots } from './served-snapshots';
 
@@ -37,11 +38,12 @@ function isLoopback(host: string): boolean {
  * The start-up warning for a server anyone on the network may write to (no API_KEY, HOST not
  * loopback), or null. A warning, not a refusal: open writes on a trusted network are a choice.
  */
-export function openWritesWarning(config: Pick<ApiConfig, 'API_KEY' | 'HOST'>): string | null {
+export function openWritesWarning(config: Pick<ApiConfig, 'API_KEY' | 'HOST' | 'EVENTS_KEY'>): string | null {
   if (config.API_KEY || isLoopback(config.HOST)) return null;
+  const events = config.EVENTS_KEY ? '' : ', POST /v1/events';
   return (
-    `writes are open to anyone who can reach ${config.HOST}: API_KEY is not set, so POST/DELETE /v1/items ` +
-    'and POST /v1/reindex need no key; set API_KEY (openssl rand -hex 32) or bind HOST=127.0.0.1'
+    `writes are open to anyone who can reach ${config.HOST}: API_KEY is not set, so POST/DELETE /v1/items` +
+    `${events} and POST /v1/reindex need no key; set API_KEY (openssl rand -hex 32) or bind HOST=127.0.0.1`
   );
 }
 
@@ -113,6 +115,19 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'queue', close: () => queue.close() });
 
+    // Shopper events: a connection of their own that fails fast while Redis is down (503, like writes).
+    const eventsConnection = createRedisConnection(config.REDIS_URL, 'queue');
+    // The catalogue queue already warns about the same outage; this one only at debug.
+    eventsConnection.on('error', (err: Error) => log.debug({ err }, 'event log redis connection error'));
+    closers.push({ name: 'event log', close: () => closeRedisConnection(eventsConnection) });
+    const events = new RedisEventLog({
+      connection: eventsConnection,
+      prefix: config.QUEUE_PREFIX,
+      maxLength: config.EVENTS_STREAM_MAXLEN,
+      dedupeTtlSeconds: eventDedupeTtlSeconds(config),
+      readyTimeoutMs: config.REDIS_TIMEOUT_MS,
+    });
+
     const images = new ImageSource({
       ...(config.CATALOGUE_ROOT ? { catalogueRoot: config.CATALOGUE_ROOT } : {}),
       maxBytes: config.MAX_UPLOAD_BYTES,
@@ -123,7 +138,7 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'image source', close: () => images.close() });
 
-    const deps: ApiDeps = { embedder, snapshots: served, queue, images };
+    const deps: ApiDeps = { embedder, snapshots: served, queue, images, events };
     const app = await buildApp({ config, logger: log, deps });
     closers.push({ name: 'http', close: () => app.close() });
 

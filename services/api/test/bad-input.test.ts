@@ -5,6 +5,7 @@
  */
 import { badInputServer, type BadCase } from './bad-input/harness';
 import { ContractChecker, hasSharedModels, httpRequest, type HttpResponse } from './helpers';
+import { eventsBadInputCases } from './routes/events/events.bad-input.cases';
 import { itemsBadInputCases } from './routes/items/items.bad-input.cases';
 import { jobsBadInputCases } from './routes/jobs/jobs.bad-input.cases';
 import { similarQueryBadInputCases } from './routes/similar/query.bad-input.cases';
@@ -24,6 +25,7 @@ describeReal('bad input (real embedder, real HTTP)', () => {
       ...(await similarQueryBadInputCases(env)),
       ...(await itemsBadInputCases(env)),
       ...(await jobsBadInputCases(env)),
+      ...(await eventsBadInputCases(env)),
     ];
     expect(cases.length).toBeGreaterThanOrEqual(20);
     const outcomes: string[] = [];

@@ -6,7 +6,15 @@
 import net from 'node:net';
 import { ImageSource } from '@lookalike/image-source';
 import { buildApp, type App } from '../src/app';
-import { ContractChecker, FakeEmbedder, FakeQueue, FakeSnapshots, httpRequest, testConfig } from './helpers';
+import {
+  ContractChecker,
+  FakeEmbedder,
+  FakeEventLog,
+  FakeQueue,
+  FakeSnapshots,
+  httpRequest,
+  testConfig,
+} from './helpers';
 
 const contract = new ContractChecker();
 
@@ -20,6 +28,7 @@ async function listeningApp(): Promise<{ app: App; url: string }> {
       snapshots: new FakeSnapshots(),
       queue: new FakeQueue(),
       images: new ImageSource({ maxBytes: config.MAX_UPLOAD_BYTES, timeoutMs: 1000, maxRedirects: 0 }),
+      events: new FakeEventLog(),
     },
     docsUi: false,
   });

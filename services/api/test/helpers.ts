@@ -11,6 +11,7 @@ import type {
   CatalogueJob,
   CatalogueJobs,
   EmbedOptions,
+  EventSink,
   Filter,
   ImageEmbedder,
   JobState,
@@ -238,6 +239,28 @@ export class FakeQueue implements CatalogueJobs {
   }
 }
 
+/**
+ * The event log in memory, with the real one's dedupe by eventId; `down` fails every append like an
+ * unreachable Redis. (RedisEventLog itself is tested on Redis in packages/events and events.test.ts.)
+ */
+export class FakeEventLog implements EventSink {
+  readonly stored: Array<Parameters<EventSink['append']>[0][number]> = [];
+  private readonly seen = new Set<string>();
+  down = false;
+
+  async append(events: Parameters<EventSink['append']>[0]): ReturnType<EventSink['append']> {
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    const ids = events.map((event) => {
+      if (this.seen.has(event.eventId)) return null;
+      this.seen.add(event.eventId);
+      this.stored.push(event);
+      return `${Date.now()}-${this.stored.length}`;
+    });
+    const accepted = ids.filter((id) => id !== null).length;
+    return { accepted, duplicates: ids.length - accepted, ids };
+  }
+}
+
 /** Hashes bytes into a vector; refuses what is obviously not an image, like the real one would. */
 export class FakeEmbedder implements ImageEmbedder {
   readonly model = FAKE_MODEL;
@@ -309,6 +332,8 @@ export interface TestApp {
   snapshots: FakeSnapshots;
   queue: FakeQueue;
   embedder: FakeEmbedder;
+  /** The event log the app appends to: the fake unless one was passed in. */
+  events: EventSink;
   request(path: string, options?: RequestOptions): Promise<HttpResponse>;
 }
 
@@ -325,6 +350,7 @@ export async function buildTestApp(
   const queue = new FakeQueue();
   const embedder = new FakeEmbedder();
   const deps: ApiDeps = {
+    events: new FakeEventLog(),
     embedder,
     snapshots,
     queue,
@@ -348,6 +374,7 @@ export async function buildTestApp(
     snapshots,
     queue,
     embedder,
+    events: deps.events,
     request: (path, options) => httpRequest(url, path, options),
   };
 }

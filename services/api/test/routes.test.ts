@@ -4,6 +4,7 @@
  * that every documented operation was exercised.
  */
 import { routesOverFakes } from './routes/harness';
+import { eventsRouteTests } from './routes/events/events.routes';
 import { indexRouteTests } from './routes/index/index.routes';
 import { itemsRouteTests } from './routes/items/items.routes';
 import { jobsRouteTests } from './routes/jobs/jobs.routes';
@@ -18,6 +19,7 @@ describe('routes over fakes', () => {
   describe('similar', () => similarRouteTests(h));
   describe('items', () => itemsRouteTests(h));
   describe('jobs', () => jobsRouteTests(h));
+  describe('events', () => eventsRouteTests(h));
 
   // Last: the contract coverage of everything above (and of nothing else).
   test('contract: every documented operation was called and its responses validated', () => {

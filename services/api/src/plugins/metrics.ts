@@ -46,6 +46,9 @@ export class ApiMetrics {
   readonly inferenceDuration: Histogram<'outcome'>;
   readonly queryDuration: Histogram<'kind'>;
   readonly searchBatchSize: Histogram;
+  readonly eventsAccepted: Counter;
+  readonly eventsRejected: Counter<'reason'>;
+  readonly eventsDuplicate: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -77,6 +80,24 @@ export class ApiMetrics {
       name: 'lookalike_search_batch_size',
       help: 'Queries answered by one FAISS pass (concurrent searches are batched)',
       buckets: [1, 2, 4, 8, 16, 32],
+      registers,
+    });
+    this.eventsAccepted = new Counter({
+      name: 'lookalike_events_accepted_total',
+      help: 'Shopper events appended to the event stream',
+      registers,
+    });
+    this.eventsRejected = new Counter({
+      name: 'lookalike_events_rejected_total',
+      help: 'Shopper events refused: invalid (contract), too_old or in_future (timestamp window)',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Zeros from the start, so a dashboard's rate() has a series before the first refusal.
+    for (const reason of ['invalid', 'too_old', 'in_future']) this.eventsRejected.inc({ reason }, 0);
+    this.eventsDuplicate = new Counter({
+      name: 'lookalike_events_duplicate_total',
+      help: 'Shopper events not appended because their eventId was already stored (client retries)',
       registers,
     });
     const { snapshots, queue, inference, redisTimeoutMs } = sources;

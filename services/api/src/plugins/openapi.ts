@@ -22,7 +22,9 @@ search response names the \`indexVersion\` that answered. Catalogue changes are 
 (\`202 { jobId }\`), applied by the indexer and visible after the next snapshot.
 
 **Auth.** When the server has \`API_KEY\`, write routes need \`Authorization: Bearer <key>\`; with
-\`API_KEY_READS=true\` read routes need it too. \`/healthz\`, \`/readyz\` and \`/metrics\` are open.
+\`API_KEY_READS=true\` read routes need it too. \`POST /v1/events\` takes \`EVENTS_KEY\` (a key that
+allows nothing else, for shop front ends) or \`API_KEY\`; with neither set on the server it is open,
+like writes without \`API_KEY\`. \`/healthz\`, \`/readyz\` and \`/metrics\` are open.
 
 **Errors** are \`application/problem+json\` (RFC 9457) with a stable \`code\` (a SOURCE_HTTP_ERROR
 from a remote 5xx is answered with 502):
@@ -124,10 +126,20 @@ async function openapiPlugin(app: FastifyInstance, options: { ui: boolean }): Pr
         { name: 'catalogue', description: 'Items in the index and changes to them' },
         { name: 'jobs', description: 'Progress and outcome of catalogue changes' },
         { name: 'ops', description: 'Health, readiness, metrics' },
+        {
+          name: 'events',
+          description: 'What shoppers did with the results (impressions, clicks, purchases)',
+        },
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'The server’s API_KEY' },
+          eventsKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'The server’s EVENTS_KEY: a key for shop front ends that allows POST /v1/events only',
+          },
         },
       },
     },

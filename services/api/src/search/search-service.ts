@@ -1,5 +1,6 @@
 import { sameModel } from '@lookalike/contracts';
 import { CropError, checkCrop } from '@lookalike/embedder';
+import { newQueryId } from '@lookalike/events';
 import { rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import type { ApiConfig } from '../config';
 import { requireSnapshot } from '../context';
@@ -55,6 +56,8 @@ export function parseCrop(value: Crop | string | undefined, path: string): Crop 
 }
 
 export interface SimilarAnswer {
+  /** Names this result list, so shoppers' events (POST /v1/events) can say where they came from. */
+  queryId: string;
   indexVersion: number;
   model: string;
   results: RankedHit[];
@@ -145,7 +148,7 @@ export class SearchService {
       this.batcher.search(live, { vector: served.vector, options: candidates }),
     );
     end();
-    return { indexVersion: live.version, model: live.model.id, results };
+    return { queryId: newQueryId(), indexVersion: live.version, model: live.model.id, results };
   }
 
   /** The items most like a stored item (its stored vector; the item itself left out). */
@@ -158,7 +161,7 @@ export class SearchService {
       this.batcher.search(snapshot, { id, options: candidates }),
     );
     end();
-    return { indexVersion: snapshot.version, model: snapshot.model.id, results };
+    return { queryId: newQueryId(), indexVersion: snapshot.version, model: snapshot.model.id, results };
   }
 
   private async embed(image: Uint8Array, crop: Crop | undefined): Promise<QueryEmbedding> {

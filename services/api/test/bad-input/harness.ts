@@ -14,6 +14,7 @@ import { SnapshotReader, SnapshotWriter } from '@lookalike/index-store';
 import { buildApp, type App } from '../../src/app';
 import { ServedSnapshots } from '../../src/served-snapshots';
 import {
+  FakeEventLog,
   FakeQueue,
   modelCacheDir,
   modelMirror,
@@ -109,7 +110,13 @@ export function badInputServer(): { env(): BadInputEnv } {
     reader = await SnapshotReader.open({ dataDir, expectedModel: embedder.model });
     app = await buildApp({
       config,
-      deps: { embedder, snapshots: new ServedSnapshots(reader, dataDir), queue: new FakeQueue(), images },
+      deps: {
+        embedder,
+        snapshots: new ServedSnapshots(reader, dataDir),
+        queue: new FakeQueue(),
+        images,
+        events: new FakeEventLog(),
+      },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);

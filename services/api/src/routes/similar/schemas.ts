@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IMAGE_REF_LIMITS } from '@lookalike/contracts';
 import { MIN_CROP_SIDE } from '@lookalike/embedder';
+import { QUERY_ID_PATTERN } from '@lookalike/events';
 import { FILTER_LIMITS } from '@lookalike/filter';
 import { K_CEILING } from '../../config';
 import {
@@ -43,6 +44,13 @@ export const SimilarResponse = component(
   'SimilarResponse',
   Type.Object(
     {
+      queryId: Type.String({
+        pattern: QUERY_ID_PATTERN.source,
+        description:
+          'Opaque, unique id of this result list (a UUIDv7). Send it as `context.queryId` with the shopper ' +
+          'events (POST /v1/events) about the items of this list.',
+        examples: ['01938c6e-5a2b-7c3d-8e4f-0a1b2c3d4e5f'],
+      }),
       indexVersion: Type.Integer({ description: 'Version of the snapshot that answered.' }),
       model: ModelName,
       results: Type.Array(SearchHit, { description: 'Best first.' }),

@@ -15,6 +15,7 @@ import {
   ContractChecker,
   FAKE_MODEL,
   FakeEmbedder,
+  FakeEventLog,
   FakeQueue,
   fakeVector,
   httpRequest,
@@ -73,6 +74,7 @@ describe('an item’s source is never shown', () => {
         snapshots: new ServedSnapshots(reader, dataDir),
         queue: new FakeQueue(),
         images,
+        events: new FakeEventLog(),
       },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
