@@ -6,6 +6,8 @@ declare module 'autocannon' {
       path?: string;
       headers?: Record<string, string>;
       body?: string | Buffer;
+      /** Called before each send of this request; returns the request to send (e.g. a fresh body). */
+      setupRequest?: (request: Request) => Request;
     }
     interface Options {
       url: string;
@@ -15,6 +17,8 @@ declare module 'autocannon' {
       timeout?: number;
       pipelining?: number;
       requests?: Request[];
+      /** Requests per second across all connections (open loop); unset: as fast as answers come. */
+      overallRate?: number;
     }
     interface Histogram {
       average: number;

@@ -78,6 +78,8 @@ export function startLoad(
   connections: number,
   seconds: number,
   amount?: number,
+  /** Requests per second across all connections (open loop); unset: closed loop, as fast as answered. */
+  rate?: number,
 ): RunningLoad {
   const sampler = new RssSampler(apiPid);
   const started = performance.now();
@@ -85,7 +87,8 @@ export function startLoad(
   let cap: NodeJS.Timeout | undefined;
   const bound = amount ? { amount } : { duration: seconds };
   const done = new Promise<LoadResult>((resolve, reject) => {
-    instance = autocannon({ url, connections, timeout: 60, requests, ...bound }, (err, result) => {
+    const paced = rate ? { overallRate: rate } : {};
+    instance = autocannon({ url, connections, timeout: 60, requests, ...bound, ...paced }, (err, result) => {
       clearTimeout(cap);
       sampler.stop();
       if (err) {
@@ -117,6 +120,7 @@ export function runLoad(
   connections: number,
   seconds: number,
   amount?: number,
+  rate?: number,
 ): Promise<LoadResult> {
-  return startLoad(url, apiPid, requests, connections, seconds, amount).done;
+  return startLoad(url, apiPid, requests, connections, seconds, amount, rate).done;
 }

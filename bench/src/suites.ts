@@ -1,4 +1,5 @@
 import { embedderSuite } from './embedder';
+import { eventsSuite } from './events';
 import { indexerSuite } from './indexer';
 import { memorySuite } from './memory';
 import { publishSuite } from './publish';
@@ -20,4 +21,5 @@ export const suites: BenchSuite[] = [
   publishSuite,
   indexerSuite,
   rankingSuite,
+  eventsSuite,
 ];
