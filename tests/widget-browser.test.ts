@@ -559,6 +559,30 @@ async function startShop(api: () => string): Promise<Shop> {
       for (const item of shown.items) expect(item.price).toMatch(/^€\d+\.99$/);
       await page.screenshot({ path: path.join(ARTIFACTS, 'cross-origin-allowed.png'), fullPage: true });
 
+      // The shop changes the product (client-side navigation): the widget searches again by itself.
+      const other = ids[10] as string;
+      await page.evaluate(`document.querySelector('#w').setAttribute('item-id', ${JSON.stringify(other)})`);
+      const expected = await apiSimilar(other);
+      const again = await pollUntil(
+        async () => {
+          const state = await widgetState(page, '#w');
+          return state.busy === 'false' && state.items.map((item) => item.id).join() === expected.join()
+            ? state
+            : undefined;
+        },
+        { timeoutMs: 30_000, description: 'the results for the new item-id' },
+      );
+      expect(again.items).toHaveLength(K);
+      // Without an item the element takes no room.
+      await page.evaluate(`document.querySelector('#w').removeAttribute('item-id')`);
+      await pollUntil(
+        async () => ((await page.evaluate(`document.querySelector('#w').offsetHeight`)) as number) === 0,
+        {
+          timeoutMs: 5000,
+          description: 'the empty widget collapsed',
+        },
+      );
+
       events.length = 0;
       await page.goto(`${refused.origin}/embed.html?item=${productId}`);
       const blocked = await settled(page, '#w', 'error');

@@ -175,13 +175,17 @@ abstract class SimilarBase extends HTMLElement {
     };
   }
 
-  /** Clears the results and says so (empty element: no item id, nothing picked yet). */
-  protected idle(message = ''): void {
+  /**
+   * Clears the results (no item id, no photo picked yet); `hide` also hides the heading, so an
+   * element without an item takes no room on the page.
+   */
+  protected idle(hide: boolean): void {
+    this.section.hidden = hide;
     this.controller?.abort();
     this.controller = null;
     this.releaseImages();
     this.list.replaceChildren();
-    this.setStatus(message, message ? 'shown' : 'quiet');
+    this.setStatus('', 'quiet');
     this.section.removeAttribute('aria-busy');
   }
 
@@ -192,6 +196,7 @@ abstract class SimilarBase extends HTMLElement {
     this.controller = controller;
     const endpoint = this.endpoint;
     const itemId = this.itemId;
+    this.section.hidden = false;
     this.section.setAttribute('aria-busy', 'true');
     this.setStatus('Loading similar items…', 'quiet');
     try {
@@ -337,7 +342,7 @@ export class LookalikeSimilar extends SimilarBase {
 
   protected refresh(): void {
     const id = this.itemId;
-    if (!id) return this.idle();
+    if (!id) return this.idle(true);
     const k = this.k;
     const filter = this.filter;
     void this.run((endpoint, signal) => similarToItem(endpoint, id, { k, filter, signal }));
@@ -403,7 +408,7 @@ export class LookalikeSimilarUpload extends SimilarBase {
 
   protected refresh(): void {
     const photo = this.photo;
-    if (!photo) return this.idle();
+    if (!photo) return this.idle(false);
     const k = this.k;
     const filter = this.filter;
     void this.run((endpoint, signal) => similarToPhoto(endpoint, photo, { k, filter, signal }));
