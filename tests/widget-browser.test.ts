@@ -191,9 +191,13 @@ async function startShop(api: () => string): Promise<Shop> {
       );
     }
     if (url.pathname === '/self-hosted.html') {
+      // ?api= and ?key= pick another API and its read key (the read-protected deployment).
+      const base = url.searchParams.get('api') ?? api();
+      const key = url.searchParams.get('key');
       return html(
         `<script type="module" src="/lookalike.js"></script></head><body><main><h1>Shop</h1>` +
-          `<lookalike-similar id="w" api="${api()}" item-id="${item}" k="${K}"></lookalike-similar>` +
+          `<lookalike-similar id="w" api="${base}" item-id="${item}" k="${K}"` +
+          `${key ? ` api-key="${key}"` : ''}></lookalike-similar>` +
           `</main></body></html>`,
       );
     }
@@ -601,6 +605,49 @@ async function startShop(api: () => string): Promise<Shop> {
       expect(pageErrors).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  test('a deployment with read keys (API_KEY_READS): the api-key attribute reads results and thumbnails', async () => {
+    const key = 'widget-test-read-key-0123456789';
+    const keyed = await startApi(
+      'api-keyed',
+      apiEnv({
+        redisUrl: sharedRedisUrl,
+        prefix,
+        dataDir: data.dir,
+        extra: { CORS_ORIGINS: allowed.origin, RATE_LIMIT_MAX: '0', API_KEY: key, API_KEY_READS: 'true' },
+      }),
+    );
+    const { page, context } = await openPage({ width: 1366, height: 900 });
+    try {
+      const base = `${allowed.origin}/self-hosted.html?item=${productId}&api=${encodeURIComponent(keyed.url)}`;
+      await page.goto(`${base}&key=${key}`);
+      const shown = await settled(page, '#w', 'results');
+      expect(shown.items.map((item) => item.id)).toEqual(await apiSimilar(productId));
+      // An <img> cannot send the key: the thumbnails are fetched with it and shown as blob: URLs.
+      await pollUntil(
+        () =>
+          page.evaluate(`[...document.querySelector('#w').shadowRoot.querySelectorAll('img')].every(
+            (img) => img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0)`) as Promise<boolean>,
+        { timeoutMs: 30_000, description: 'every thumbnail loaded with the key' },
+      );
+
+      events.length = 0;
+      await page.goto(base);
+      const refusedWithoutKey = await settled(page, '#w', 'error');
+      expect(refusedWithoutKey.status).toBe(
+        'Similar items are unavailable right now. Please try again later.',
+      );
+      const error = await pollUntil(async () => events.find((e) => e.type === 'lookalike-error'), {
+        timeoutMs: 5000,
+        description: 'a lookalike-error event',
+      });
+      expect(error.detail).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+      await keyed.process.stop();
     }
   });
 
