@@ -118,7 +118,11 @@ export async function thumbnailBlobUrl(
   id: string,
   signal: AbortSignal,
 ): Promise<string | null> {
-  const response = await send(imageUrl(endpoint, id), { signal }, endpoint).catch(() => null);
-  if (!response?.ok) return null;
-  return URL.createObjectURL(await response.blob());
+  try {
+    const response = await send(imageUrl(endpoint, id), { signal }, endpoint);
+    return response.ok ? URL.createObjectURL(await response.blob()) : null;
+  } catch {
+    // Aborted (a newer search) or unreachable: the card keeps its empty image box, nothing throws.
+    return null;
+  }
 }
