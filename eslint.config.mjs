@@ -29,8 +29,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The demo page: plain browser ES modules served as is (demo.js the entry, no build step).
-    files: ['services/api/public/**/*.js'],
+    // The demo page and the example shop page: plain browser ES modules served as is (no build step).
+    files: ['services/api/public/**/*.js', 'services/api/examples/**/*.js'],
     languageOptions: {
       sourceType: 'module',
       globals: {
@@ -44,6 +44,7 @@ export default tseslint.config(
         URL: 'readonly',
         URLSearchParams: 'readonly',
         setInterval: 'readonly',
+        console: 'readonly',
       },
     },
   },

@@ -67,6 +67,6 @@ say "pnpm install"
 pnpm install --frozen-lockfile --reporter=append-only >/dev/null || die "pnpm install failed"
 node -e "require('./packages/index-store/node_modules/faiss-node')" 2>/dev/null \
   || die "faiss-node did not build: check that libfaiss-dev, cmake and g++ are installed, then run pnpm rebuild faiss-node"
-say "building (tsc -b)"
+say "building (tsc -b, then the widget bundle)"
 pnpm -s build || die "build failed"
 say "ready"

@@ -24,6 +24,7 @@ import type { ApiDeps } from './ports';
 import { componentSchemas } from './schemas';
 import { createValidatorCompiler } from './validation';
 import demoRoutes from './routes/demo';
+import widgetRoutes from './routes/widget';
 import indexFieldsRoute from './routes/index/fields';
 import indexInfoRoute from './routes/index/info';
 import itemChangeRoutes from './routes/items/changes';
@@ -159,5 +160,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     await app.register(routes, context);
   }
   await app.register(demoRoutes);
+  // The shop widget (/widget/lookalike.js) and its example page (/examples/).
+  await app.register(widgetRoutes);
   return app;
 }

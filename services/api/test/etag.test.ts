@@ -1,7 +1,8 @@
 /**
  * Conditional GET (@fastify/etag) on the routes whose body changes only with the content: an item,
- * the snapshot info and fields, the demo page's files and the OpenAPI document at /docs/json. Real
- * HTTP; the API responses are checked against the committed document (200 and 304).
+ * the snapshot info and fields, the demo page's files, the widget bundle and the example shop page, and
+ * the OpenAPI document at /docs/json. Real HTTP; the API responses are checked against the committed
+ * document (200 and 304).
  */
 import { ContractChecker, FakeSnapshot, buildTestApp, fakeVector, solidPng } from './helpers';
 
@@ -51,10 +52,16 @@ describe('ETag and 304 on If-None-Match', () => {
     }
   });
 
-  test('the demo page, its scripts and the OpenAPI document at /docs/json', async () => {
+  test('the demo page, its scripts, the widget, the example shop and the OpenAPI document at /docs/json', async () => {
     const t = await buildTestApp();
     try {
-      for (const path of ['/', '/demo/demo.js', '/docs/json']) {
+      for (const path of [
+        '/',
+        '/demo/demo.js',
+        '/widget/lookalike.js',
+        '/examples/shop.html',
+        '/docs/json',
+      ]) {
         const first = await t.request(path);
         expect([path, first.statusCode, first.headers.etag]).toEqual([
           path,
