@@ -1,4 +1,5 @@
 import { parseProjectionSpec, ProjectionSpecError, type ProjectionSpec } from '@lookalike/projection';
+import { DEFAULT_WEIGHTS, type RankingWeights } from '@lookalike/ranking';
 import { InvalidArgumentError } from 'commander';
 
 /** Commander parser for options such as `--batch-size <n>`: a whole number ≥ 1. */
@@ -26,4 +27,26 @@ export function fieldList(value: string): string[] {
     .filter(Boolean);
   if (fields.length === 0) throw new InvalidArgumentError('expected at least one field name');
   return fields;
+}
+
+/**
+ * Commander parser for `--ranking-weights key=value,…`: overrides of the ranking's query-time weights
+ * (`RankingWeights`, e.g. `extraLabelVote=1,colour=0.2`), for screening them through the real eval.
+ */
+export function rankingWeights(value: string): Partial<RankingWeights> {
+  const out: Partial<RankingWeights> = {};
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [key, raw] = part.split('=');
+    if (!key || raw === undefined || !(key in DEFAULT_WEIGHTS))
+      throw new InvalidArgumentError(
+        `expected key=value with a key among ${Object.keys(DEFAULT_WEIGHTS).join(', ')}; got "${part}"`,
+      );
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${key} must be a number ≥ 0`);
+    out[key as keyof RankingWeights] = n;
+  }
+  return out;
 }

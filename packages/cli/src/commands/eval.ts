@@ -5,7 +5,7 @@ import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
 import { DEFAULT_PROJECTION_SPEC } from '@lookalike/projection';
 import { DEFAULT_RANKING_CONFIG } from '@lookalike/ranking';
-import { fieldList, positiveInteger, projectionSpec } from '../options';
+import { fieldList, positiveInteger, projectionSpec, rankingWeights } from '../options';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
 export { runEval } from '../evaluation/run';
@@ -42,6 +42,12 @@ export function evalCommand(getConfig: () => CliConfig): Command {
         `RANKING_LABEL_FIELDS; default ${DEFAULT_RANKING_CONFIG.labelFields.join(',')})`,
       fieldList,
       [...DEFAULT_RANKING_CONFIG.labelFields],
+    )
+    .option(
+      '--ranking-weights <key=value,…>',
+      'override query-time ranking weights for screening (e.g. extraLabelVote=1); default: the shipped weights',
+      rankingWeights,
+      {},
     )
     .option('--image-template <template>', 'image path per row, relative to the folder', 'images/{id}.jpg')
     .action(async (options: EvalOptions) => {

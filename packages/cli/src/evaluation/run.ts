@@ -18,6 +18,7 @@ import {
   readRankingModel,
   seededRandom,
   type JudgedQuery,
+  type RankingWeights,
   type SearchHit,
 } from '@lookalike/ranking';
 import { ImportInputError, readCatalogueCsv } from '../catalogue-import/csv';
@@ -41,6 +42,8 @@ export interface EvalOptions {
   projection: ProjectionSpec;
   /** The ranking's label fields (`--ranking-label-fields`), most important first. */
   rankingLabelFields: string[];
+  /** Overrides of the ranking's query-time weights (`--ranking-weights`). */
+  rankingWeights: Partial<RankingWeights>;
 }
 
 /** The training folds' raw vectors, row-major, for the projection fit. */
@@ -147,7 +150,11 @@ export async function runEval(
     const fitMs: number[] = [];
     const projectionFits: EvalReport['projection']['fits'] = [];
     const spec = options.projection;
-    const rankingConfig = { ...DEFAULT_RANKING_CONFIG, labelFields: options.rankingLabelFields };
+    const rankingConfig = {
+      ...DEFAULT_RANKING_CONFIG,
+      labelFields: options.rankingLabelFields,
+      weights: { ...DEFAULT_RANKING_CONFIG.weights, ...options.rankingWeights },
+    };
     const sheetRows: Array<{ query: EvalItem; hits: SearchHit[] }> = [];
     const random = seededRandom(12);
     const sheetPicks = new Set<string>();
