@@ -1,9 +1,12 @@
-// Result cards: a catalogue item's thumbnail, title, similarity and metadata.
-import { TITLE_FIELDS, el, humanize, imageUrl, make, titleOf } from './page.js';
+// Result cards as a shop shows them: image, title, price, product link and a quiet similarity badge;
+// the full metadata stays one click away under "Details".
+import { PROMOTED_FIELDS, el, humanize, imageUrl, make, priceOf, productUrlOf, titleOf } from './page.js';
 
-/** `similarity` is the cosine similarity shown on the card (the order may also weigh labels). */
+/** `similarity` is the cosine similarity of the result (the order may also weigh catalogue labels). */
 export function card(id, metadata, similarity) {
   const title = titleOf(id, metadata);
+  const price = priceOf(metadata);
+  const link = productUrlOf(metadata);
   const img = make('img', {
     src: imageUrl(id),
     alt: title,
@@ -19,16 +22,18 @@ export function card(id, metadata, similarity) {
       once: true,
     },
   );
+  // The image is the "more like this" control: the whole picture is the target, and its accessible
+  // name says what it does.
   const pick = make(
     'button',
     { type: 'button', class: 'card-pick', dataset: { id } },
     make('span', { class: 'visually-hidden', text: 'Find items like this: ' }),
     img,
   );
+
   const facts = make('dl', { class: 'facts' });
-  const shown = new Set(TITLE_FIELDS);
   for (const [field, value] of Object.entries(metadata || {})) {
-    if (shown.has(field) || field.startsWith('_')) continue;
+    if (field.startsWith('_')) continue;
     facts.append(
       make(
         'div',
@@ -38,6 +43,9 @@ export function card(id, metadata, similarity) {
       ),
     );
   }
+  facts.append(make('div', {}, make('dt', { text: 'Id' }), make('dd', { text: id })));
+  const hasDetails = Object.keys(metadata || {}).some((f) => !f.startsWith('_') && !PROMOTED_FIELDS.has(f));
+
   return make(
     'li',
     { class: 'card', dataset: { id, metadata: JSON.stringify(metadata || {}) } },
@@ -46,25 +54,50 @@ export function card(id, metadata, similarity) {
       'div',
       { class: 'card-body' },
       make('p', { class: 'card-title', text: title }),
-      similarity === undefined
-        ? make('p', { class: 'card-id', text: `id ${id}` })
-        : make(
-            'p',
-            { class: 'score', title: 'Cosine similarity (1 = identical)' },
-            make('span', { class: 'score-label', text: 'similarity ' }),
-            make('span', { class: 'score-value', text: similarity.toFixed(3) }),
-            scoreBar(similarity),
-          ),
-      facts,
+      price === null ? null : make('p', { class: 'card-price', text: price }),
+      make(
+        'div',
+        { class: 'card-row' },
+        link === null
+          ? null
+          : make(
+              'a',
+              { class: 'card-link', href: link, rel: 'noopener' },
+              'View product',
+              make('span', { class: 'visually-hidden', text: `: ${title}` }),
+            ),
+        similarity === undefined ? null : badge(similarity),
+      ),
+      make(
+        'details',
+        { class: 'card-details' },
+        make(
+          'summary',
+          {},
+          hasDetails ? 'Details' : 'Id',
+          make('span', { class: 'visually-hidden', text: ` of ${title}` }),
+        ),
+        facts,
+      ),
     ),
   );
 }
 
-/** Set through the CSSOM: the page's Content-Security-Policy forbids inline style attributes. */
-function scoreBar(score) {
-  const bar = make('span', { class: 'score-bar', 'aria-hidden': 'true' });
-  bar.style.setProperty('--score', Math.max(0, Math.min(1, score)).toFixed(3));
-  return bar;
+/**
+ * The similarity, quietly: two decimals in a small badge (the exact value in data-similarity and the
+ * tooltip). Shoppers do not need it to shop; a merchant evaluating the search does.
+ */
+function badge(similarity) {
+  return make(
+    'span',
+    {
+      class: 'similarity',
+      title: `Visual similarity ${similarity.toFixed(3)} (cosine, 1 = identical)`,
+      dataset: { similarity: String(similarity) },
+    },
+    make('span', { class: 'visually-hidden', text: 'Similarity ' }),
+    similarity.toFixed(2),
+  );
 }
 
 export function showCards(cards) {

@@ -1,8 +1,11 @@
-// Filter chips: the grouping fields of GET /v1/index/fields, and the filter they make for the API.
+// Filter chips: the grouping fields of GET /v1/index/fields, counted in the results on screen (in the
+// catalogue view, in the whole catalogue), and the filter they make for the API. They live in a
+// disclosure that is open on wide screens and folded on phones, so the results come first there.
 import { api } from './api.js';
 import { el, humanize, make, state } from './page.js';
 
 const CHIPS_SHOWN = 10;
+const WIDE = '(min-width: 761px)';
 
 /** The active filter as the API's JSON form, or null. */
 export function filterParam() {
@@ -20,14 +23,18 @@ export async function loadFacets() {
   } catch {
     state.facets = [];
   }
-  // Drop filter values the catalogue no longer has.
+  pruneFilter();
+  renderFacets();
+}
+
+/** Drops filter values the catalogue no longer has (also those of a stale or hand-edited link). */
+export function pruneFilter() {
   for (const [field, values] of state.filter) {
     const facet = state.facets.find((f) => f.name === field);
     if (!facet) state.filter.delete(field);
     else for (const v of values) if (!facet.values.some((fv) => fv.value === v)) values.delete(v);
     if (values.size === 0) state.filter.delete(field);
   }
-  renderFacets();
 }
 
 /** A field is a useful filter when it groups items: several values, and not one value per item. */
@@ -37,11 +44,51 @@ function isFacet(field) {
   return field.distinct <= Math.max(12, field.items / 2);
 }
 
+/**
+ * Counts of the facet values among the results on screen (`null`: the catalogue view, whose counts are
+ * those of GET /v1/index/fields).
+ */
+export function countResults(items) {
+  if (items === null) {
+    state.counts = null;
+  } else {
+    state.counts = new Map();
+    for (const facet of state.facets) {
+      const counts = new Map();
+      for (const item of items) {
+        const value = item.metadata ? item.metadata[facet.name] : undefined;
+        if (value === undefined || value === null) continue;
+        counts.set(String(value), (counts.get(String(value)) || 0) + 1);
+      }
+      state.counts.set(facet.name, counts);
+    }
+  }
+  renderFacets();
+}
+
+/** The values a facet shows with their counts: every catalogue value, or those in the results. */
+function valuesOf(facet) {
+  const active = state.filter.get(facet.name);
+  if (!state.counts) return facet.values;
+  const counts = state.counts.get(facet.name) || new Map();
+  // Values in the results, most frequent first; an active value stays (count 0) so it can be undone.
+  return facet.values
+    .map((entry) => ({ value: entry.value, count: counts.get(entry.value) || 0 }))
+    .filter((entry) => entry.count > 0 || (active && active.has(entry.value)))
+    .sort((a, b) => b.count - a.count);
+}
+
 function renderFacets() {
+  // The chips are rebuilt with new counts after every search: keep the keyboard focus on the same chip.
+  const focused = document.activeElement && document.activeElement.closest('#facets button.chip');
+  const refocus = focused ? { ...focused.dataset } : null;
   el.filters.hidden = state.facets.length === 0;
-  const groups = state.facets.map((facet) => {
+  const groups = [];
+  for (const facet of state.facets) {
     const active = state.filter.get(facet.name);
-    const chips = facet.values.map((entry, i) => {
+    const values = valuesOf(facet);
+    if (values.length === 0) continue;
+    const chips = values.map((entry, i) => {
       const pressed = Boolean(active && active.has(entry.value));
       return make(
         'li',
@@ -52,41 +99,55 @@ function renderFacets() {
             type: 'button',
             class: 'chip',
             'aria-pressed': String(pressed),
-            dataset: { field: facet.name, value: entry.value },
+            dataset: { field: facet.name, value: entry.value, count: String(entry.count) },
           },
           entry.value,
-          make('span', {
-            class: 'chip-count',
-            text: entry.count.toLocaleString('en'),
-            'aria-hidden': 'true',
-          }),
+          make('span', { class: 'chip-count', text: entry.count.toLocaleString('en') }),
         ),
       );
     });
     const list = make('ul', { class: 'chips', role: 'list' }, ...chips);
     const more =
-      facet.values.length > CHIPS_SHOWN
+      values.length > CHIPS_SHOWN
         ? make('button', {
             type: 'button',
             class: 'link-button more',
             'aria-expanded': 'false',
-            text: `${facet.values.length - CHIPS_SHOWN} more`,
+            text: `${values.length - CHIPS_SHOWN} more`,
           })
         : null;
-    return make(
-      'fieldset',
-      { class: 'facet', dataset: { field: facet.name } },
-      make('legend', { text: humanize(facet.name) }),
-      list,
-      more,
+    groups.push(
+      make(
+        'fieldset',
+        { class: 'facet', dataset: { field: facet.name } },
+        make('legend', { text: humanize(facet.name) }),
+        list,
+        more,
+      ),
     );
-  });
+  }
   el.facets.replaceChildren(...groups);
-  el.clearFilters.hidden = state.filter.size === 0;
+  if (refocus) {
+    const same = [...el.facets.querySelectorAll('button.chip')].find(
+      (chip) => chip.dataset.field === refocus.field && chip.dataset.value === refocus.value,
+    );
+    (same || el.filters.querySelector('summary')).focus();
+  }
+  el.facetsNote.textContent = state.counts
+    ? 'Counts are for the results shown.'
+    : 'Counts are for the whole catalogue.';
+  const active = [...state.filter.values()].reduce((n, values) => n + values.size, 0);
+  el.filtersActive.textContent = active ? `${active} active` : '';
+  el.clearFilters.hidden = active === 0;
 }
 
 /** Chip, "more" and "Clear filters" clicks; `onChange` shows the view again with the new filter. */
 export function wireFilters(onChange) {
+  // Open on wide screens (the sidebar has room), folded on phones; the shopper may toggle it either way.
+  const wide = window.matchMedia(WIDE);
+  el.filters.open = wide.matches;
+  wide.addEventListener('change', () => (el.filters.open = wide.matches));
+
   el.facets.addEventListener('click', (event) => {
     const more = event.target.closest('button.more');
     if (more) {
@@ -110,7 +171,6 @@ export function wireFilters(onChange) {
     if (values.size) state.filter.set(field, values);
     else state.filter.delete(field);
     chip.setAttribute('aria-pressed', String(values.has(value)));
-    el.clearFilters.hidden = state.filter.size === 0;
     state.offset = 0;
     void onChange();
   });
@@ -122,3 +182,5 @@ export function wireFilters(onChange) {
     void onChange();
   });
 }
+
+export { renderFacets };

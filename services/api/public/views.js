@@ -1,8 +1,9 @@
 // The views: the catalogue (GET /v1/items) or the results of the current query, and the index status
-// above them (GET /v1/index), which brings a new catalogue version in by itself.
+// in the footer (GET /v1/index), which brings a new catalogue version in by itself.
 import { api } from './api.js';
 import { card, showCards } from './cards.js';
-import { filterParam, loadFacets } from './filters.js';
+import { cropParam } from './crop.js';
+import { countResults, filterParam, loadFacets } from './filters.js';
 import { el, k, showError, state } from './page.js';
 
 export async function refreshIndex() {
@@ -23,11 +24,13 @@ export async function refreshIndex() {
   const changed = !state.index || state.index.version !== index.version;
   state.index = index;
   const empty = index.count === 0;
-  el.status.textContent = empty
+  const text = empty
     ? index.version
       ? `Index v${index.version} · 0 items`
       : 'No index yet'
     : `Index v${index.version} · ${index.count.toLocaleString('en')} item${index.count === 1 ? '' : 's'} · ${index.model}`;
+  // Unchanged text is not written again: a live region would announce it every poll.
+  if (el.status.textContent !== text) el.status.textContent = text;
   el.status.dataset.version = String(index.version);
   el.status.dataset.count = String(index.count);
   el.empty.hidden = !empty;
@@ -43,9 +46,23 @@ export async function refreshIndex() {
   }
   if (changed) {
     await loadFacets();
-    // A new catalogue version: the catalogue view shows it; a search stays as it is.
-    if (!state.query) await render();
+    // A new catalogue version: the catalogue view shows it; a search stays as it is. Before the page
+    // has read its address (state.started), demo.js renders the view the address asks for instead.
+    if (!state.query && state.started) await render();
   }
+}
+
+function headingOf(query) {
+  if (query.kind === 'item') return `Most similar to ${query.title}`;
+  return query.crop ? 'Most similar to the marked area of your photo' : 'Most similar to your photo';
+}
+
+/**
+ * Marks the end of a render (results or error) with its sequence number: a script or test driving the
+ * page waits for a number above the one it saw, which a stale view can never show.
+ */
+function rendered(seq) {
+  el.results.dataset.rendered = String(seq);
 }
 
 /** Shows the current view: the catalogue, or the results of the current query. */
@@ -70,45 +87,62 @@ export async function render() {
           ? 'No items match the filter.'
           : `Items ${from}–${to} of ${page.total.toLocaleString('en')}${filter ? ' matching the filter' : ''}. Pick one to find items like it.`;
       showCards(page.items.map((item) => card(item.id, item.metadata)));
+      // The catalogue view's results are the whole (filtered) catalogue: its counts are the index's.
+      countResults(null);
       el.pager.hidden = page.total <= page.limit;
       el.prev.disabled = page.offset === 0;
       el.next.disabled = to >= page.total;
       el.pageInfo.textContent = `Page ${Math.floor(page.offset / page.limit) + 1} of ${Math.ceil(page.total / page.limit)}`;
+      rendered(seq);
       return;
     }
     let answer;
-    if (state.query.kind === 'upload') {
+    const query = state.query;
+    if (query.kind === 'upload') {
       const form = new FormData();
       form.append('k', String(k()));
       if (filter) form.append('filter', filter);
-      form.append('image', state.query.file, state.query.file.name || 'photo');
+      if (query.crop) form.append('crop', cropParam(query.crop));
+      form.append('image', query.file, query.file.name || 'photo');
       answer = await api('/v1/similar', { method: 'POST', body: form });
     } else {
       const params = new URLSearchParams({ k: String(k()) });
       if (filter) params.set('filter', filter);
-      answer = await api(`/v1/items/${encodeURIComponent(state.query.id)}/similar?${params}`);
+      answer = await api(`/v1/items/${encodeURIComponent(query.id)}/similar?${params}`);
     }
     if (!current()) return;
     const ms = Math.round(performance.now() - started);
     el.pager.hidden = true;
-    el.heading.textContent =
-      state.query.kind === 'upload' ? 'Most similar to your photo' : `Most similar to ${state.query.title}`;
+    el.heading.textContent = headingOf(query);
+    const n = answer.results.length;
     el.summary.textContent =
-      answer.results.length === 0
-        ? 'No items match the filter.'
-        : `${answer.results.length} result${answer.results.length === 1 ? '' : 's'}, best first${
-            // With the learned ranking the order also weighs catalogue labels, not the similarity alone.
-            answer.results.some((hit) => hit.score !== hit.similarity)
-              ? ' (by look and catalogue labels)'
-              : ''
-          } · index v${answer.indexVersion} · ${ms} ms`;
+      n === 0
+        ? filter
+          ? 'No items match the filter.'
+          : 'No similar items found.'
+        : `${n} similar item${n === 1 ? '' : 's'}, best first${filter ? ', filtered' : ''}.`;
     showCards(answer.results.map((hit) => card(hit.id, hit.metadata, hit.similarity)));
+    countResults(answer.results);
+    // Technical facts for whoever evaluates the search go to the footer, not the shop's view.
+    el.searchInfo.textContent = `Last search: index v${answer.indexVersion} · ${answer.model} · ${ms} ms${
+      // With the learned ranking the order also weighs catalogue labels, not the similarity alone.
+      answer.results.some((hit) => hit.score !== hit.similarity)
+        ? ' · ranked by look and catalogue labels'
+        : ''
+    } · query ${answer.queryId}`;
+    el.searchInfo.dataset.queryId = answer.queryId;
+    rendered(seq);
   } catch (err) {
     if (!current()) return;
     el.results.setAttribute('aria-busy', 'false');
+    rendered(seq);
     if (err.code === 'NO_SNAPSHOT') return void refreshIndex();
     if (err.code === 'ITEM_NOT_FOUND' && state.query && state.query.kind === 'item') {
       showError(`Item ${state.query.id} is no longer in the catalogue.`);
+      return;
+    }
+    if (err.code === 'INVALID_CROP') {
+      showError('That area is too small to search with: draw a larger box, or clear the crop.');
       return;
     }
     showError(`Search failed: ${err.message}${err.code ? ` (${err.code})` : ''}`);
