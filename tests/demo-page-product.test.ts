@@ -571,6 +571,18 @@ const VIEWPORTS = [
             'aria-pressed',
           ),
         ).toBe('true');
+        // A filtered catalogue that fits on one page: the counts are those of the items shown.
+        const catalogue = await after(
+          other,
+          () => other.goto(`${api.url}/?k=48&f.gender=${encodeURIComponent(gender)}`),
+          true,
+        );
+        expect(await other.textContent('#results-heading')).toBe('Catalogue');
+        expect(catalogue.length).toBeGreaterThan(0);
+        for (const c of catalogue) expect(c.metadata.gender).toBe(gender);
+        const counts = await shownCounts(other);
+        expect(counts).toEqual(countsOf(catalogue, Object.keys(counts)));
+        expect(await other.textContent('#facets-note')).toBe('Counts are for the results shown.');
         // An older link form still works and is rewritten to the current one.
         await after(other, () => other.goto(`${api.url}/#item=${encodeURIComponent(id)}`), true);
         expect(new URL(other.url()).searchParams.get('item')).toBe(id);

@@ -135,7 +135,9 @@ function renderFacets() {
   }
   el.facetsNote.textContent = state.counts
     ? 'Counts are for the results shown.'
-    : 'Counts are for the whole catalogue.';
+    : state.filter.size
+      ? 'Counts are for the whole catalogue, before filtering.'
+      : 'Counts are for the whole catalogue.';
   const active = [...state.filter.values()].reduce((n, values) => n + values.size, 0);
   el.filtersActive.textContent = active ? `${active} active` : '';
   el.clearFilters.hidden = active === 0;

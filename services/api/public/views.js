@@ -87,8 +87,10 @@ export async function render() {
           ? 'No items match the filter.'
           : `Items ${from}–${to} of ${page.total.toLocaleString('en')}${filter ? ' matching the filter' : ''}. Pick one to find items like it.`;
       showCards(page.items.map((item) => card(item.id, item.metadata)));
-      // The catalogue view's results are the whole (filtered) catalogue: its counts are the index's.
-      countResults(null);
+      // Unfiltered, the catalogue view's results are the whole catalogue: the index's counts. Filtered,
+      // the items on screen give exact counts when they are all the matches; otherwise the counts stay
+      // the catalogue's (and the note under "Filters" says so).
+      countResults(filter && page.total <= page.items.length ? page.items : null);
       el.pager.hidden = page.total <= page.limit;
       el.prev.disabled = page.offset === 0;
       el.next.disabled = to >= page.total;
