@@ -31,7 +31,7 @@ describe('parseProjectionSpec', () => {
     const spec = parseProjectionSpec(DEFAULT_PROJECTION_SPEC);
     expect(spec).toMatchObject({
       kind: 'pca',
-      outputDimension: 256,
+      outputDimension: 128,
       inputPower: 0.5,
       centre: false,
       ldaDimensions: 64,
