@@ -45,6 +45,13 @@ export interface LoadOptions {
    * (same items file and checksum) are taken from it instead of parsed again (see decoded-items.ts).
    */
   previous?: SnapshotImpl;
+  /**
+   * The shortest stretch of loading work between yields to the event loop, ms (default 40; under
+   * load each stretch grows to the length of the last wait, see WorkSlicer). A serving reader uses a
+   * few ms: with the segment files read in a worker and kept records reused, what is left on the loop
+   * (id lookup, filter index) comes in small steps, and a query arriving meanwhile waits one step.
+   */
+  minSliceMs?: number;
 }
 
 function corrupt(version: number, reason: string, cause?: unknown): SnapshotCorruptError {
@@ -107,7 +114,7 @@ export async function loadSnapshot(
   }
 
   // One time budget for the whole load: it yields every ~40 ms of work, not after every step.
-  const slicer = new WorkSlicer();
+  const slicer = new WorkSlicer(options.minSliceMs);
   try {
     const projection = manifest.projection ? await readProjection(dir, manifest, slicer) : null;
     const { vectors, items } = manifest.segments

@@ -11,6 +11,9 @@ import type { SnapshotImpl } from '../query/snapshot';
 import type { ModelIdentity, Snapshot } from '../types';
 import { loadSnapshot } from './load';
 
+/** The reader's shortest loading step between yields (see LoadOptions.minSliceMs). */
+const READER_MIN_SLICE_MS = 4;
+
 export interface SnapshotReaderOptions {
   dataDir: string;
   /** Snapshots of any other model (id, sha256, dimension) are rejected. */
@@ -182,6 +185,8 @@ export class SnapshotReader extends EventEmitter {
       loadFaiss: true,
       eager: true,
       readInWorker: this.readInWorker,
+      // Short steps: a steady by-id p99 is ~10 ms at 50k × 128-d, so a 40 ms step would dominate it.
+      minSliceMs: READER_MIN_SLICE_MS,
     };
   }
 
