@@ -8,7 +8,7 @@ const shared = {
   transform: { '^.+\\.ts$': swc },
   testEnvironment: '<rootDir>/jest.environment.js',
   moduleNameMapper: {
-    '^@lookalike/(config|contracts|filter|models|image-source|embedder|index-store|projection|queue|ranking|client)$':
+    '^@lookalike/(config|contracts|filter|models|image-source|embedder|index-store|projection|queue|ranking|feedback|client)$':
       '<rootDir>/packages/$1/src/index.ts',
   },
 };
