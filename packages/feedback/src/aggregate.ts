@@ -14,8 +14,8 @@ import { timeOf, type EngagementType, type ShopperEvent } from './events';
  *   counts once per pair, with its strongest engagement, so one shopper (or bot) clicking the same
  *   item twenty times weighs no more than one purchase.
  * - The exposure X is "clicks over expected clicks" (COEC): an impression at position p is expected
- *   to earn c(p), the catalogue-wide engagement per impression at that position, measured from the
- *   same events. Items shown at the top are clicked more whatever their merit; dividing by what their
+ *   to earn c(p), the catalogue-wide engagement per impression at that position, with the position's
+ *   own examination separated from the appeal of the items usually shown there (`positionCurve`). Items shown at the top are clicked more whatever their merit; dividing by what their
  *   positions predict keeps the visual ranking's own position bias out of the learned signal.
  *   Impressions that earned nothing lower the lift below 1: shown often, ignored, demoted.
  * - m (pseudo-exposure, `priorExposure`) shrinks thin evidence to lift 1 (score 0, no effect): one
@@ -74,9 +74,6 @@ function bucketOf(position: number): number {
 }
 
 const DAY_MS = 86_400_000;
-
-/** Pseudo-impressions at the overall rate in each position bucket of the exposure curve. */
-const CURVE_PRIOR_IMPRESSIONS = 20;
 
 /** Decayed evidence about one (source, target) pair or one target item, referenced to `at`. */
 interface Evidence {
@@ -319,24 +316,52 @@ export class CoEngagementAggregator {
   }
 
   /**
-   * c(bucket): engagement weight per impression at that position bucket, over all events, each
-   * bucket shrunk towards the overall rate by `CURVE_PRIOR_IMPRESSIONS` pseudo-impressions so a thin
-   * bucket (no click yet at position 7) does not make impressions there free.
+   * c(bucket): the engagement an impression in that position bucket is expected to earn, by the
+   * position-based click model E[engagement] = θ(position) · γ(item). The raw per-position rate
+   * would mix the two: the top results are clicked more also because they are the most similar, so
+   * dividing by it would demote exactly the items the visual ranking put first. θ is separated from
+   * γ by alternating updates over the item-level evidence (an item shown at several positions, on
+   * several items' pages, tells them apart):
+   *   γ_i = E_i / Σ_b n_ib θ_b        θ_b = E_b / Σ_i n_ib γ_i        (θ_0 = 1)
+   * then c(b) = θ_b · K with K making the expected total equal the observed total. Item sums are
+   * decayed and the bucket totals not; the ratio θ_b / θ_0 is unaffected by a common factor.
    */
-  positionCurve(): Float64Array {
-    let impressions = 0;
-    let engagement = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      impressions += this.bucketImpressions[b] as number;
-      engagement += this.bucketEngagement[b] as number;
+  positionCurve(iterations = 30): Float64Array {
+    const theta = new Float64Array(BUCKETS).fill(1);
+    const gamma = new Map<string, number>();
+    for (let it = 0; it < iterations; it++) {
+      for (const [id, e] of this.targets) {
+        let exposure = 0;
+        for (let b = 0; b < BUCKETS; b++) exposure += (e.impressions[b] as number) * (theta[b] as number);
+        gamma.set(id, exposure > 0 ? e.engagement / exposure : 0);
+      }
+      const expected = new Float64Array(BUCKETS);
+      for (const [id, e] of this.targets) {
+        const g = gamma.get(id) ?? 0;
+        for (let b = 0; b < BUCKETS; b++)
+          expected[b] = (expected[b] as number) + (e.impressions[b] as number) * g;
+      }
+      for (let b = 0; b < BUCKETS; b++) {
+        const n = this.bucketImpressions[b] as number;
+        // A bucket never shown (or never engaged in yet) keeps the examination of the one above it.
+        theta[b] =
+          n > 0 && (expected[b] as number) > 0 && (this.bucketEngagement[b] as number) > 0
+            ? (this.bucketEngagement[b] as number) / (expected[b] as number)
+            : b > 0
+              ? (theta[b - 1] as number)
+              : 1;
+      }
+      const top = theta[0] as number;
+      for (let b = 0; b < BUCKETS; b++) theta[b] = Math.min(1, Math.max(0.02, (theta[b] as number) / top));
     }
-    const overall = impressions > 0 ? engagement / impressions : 0;
-    const curve = new Float64Array(BUCKETS);
-    for (let b = 0; b < BUCKETS; b++)
-      curve[b] =
-        ((this.bucketEngagement[b] as number) + CURVE_PRIOR_IMPRESSIONS * overall) /
-        ((this.bucketImpressions[b] as number) + CURVE_PRIOR_IMPRESSIONS);
-    return curve;
+    let engagement = 0;
+    let weighted = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      engagement += this.bucketEngagement[b] as number;
+      weighted += (this.bucketImpressions[b] as number) * (theta[b] as number);
+    }
+    const k = weighted > 0 ? engagement / weighted : 0;
+    return theta.map((t) => t * k);
   }
 
   private entry(id: string, e: Evidence, curve: Float64Array, now: number): CoEngagementEntry {

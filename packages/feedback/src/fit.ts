@@ -9,10 +9,18 @@ import { fnv1a, timeOf, type ShopperEvent } from './events';
  * 2. The co-engagement table is aggregated from the other sessions only.
  * 3. Each held-out page (a session's view of one source item's results) is a judged query: the items
  *    it showed (its impressions), graded by the session's strongest engagement with each (the type
- *    weights: click 1, add to cart 3, purchase 6; 0 = shown, ignored).
+ *    weights: click 1, add to cart 3, purchase 6; 0 = shown, ignored), divided by the examination
+ *    propensity of the position it was shown at (inverse propensity scoring). Without that, the
+ *    logged clicks favour whatever order logged them (a result at position 9 is rarely clicked
+ *    because it is rarely looked at), and every re-ranking looks worse than the visual one.
+ *    The propensities come from the training sessions by the position-based click model,
+ *    P(click) = θ(position) · γ(item), fitted by alternating updates (`examinationByPosition`):
+ *    an item shown at several positions (on several items' pages) tells θ apart from its own appeal.
  * 4. Every weight pair of the grid re-ranks each page's shown items (their visual candidates, in
  *    the served order, restricted to what was shown: an item never shown has no outcome to judge
- *    it by) and is scored by the mean NDCG@k; the best wins, smaller weights on ties.
+ *    it by) and is scored by the IPS-weighted NDCG@k over all pages: Σ DCG / Σ ideal DCG. (The
+ *    ratio of sums, not the mean of per-page ratios: on a page with one click, per-page
+ *    normalisation would cancel its propensity weight.) The best wins, smaller weights on ties.
  * 5. Weights other than zero are kept only when they beat the visual order by `minImprovement`,
  *    so noise alone leaves the ranking visual.
  */
@@ -54,15 +62,80 @@ export interface WeightFit {
   grid: Array<{ weights: BlendWeights; ndcg: number }>;
 }
 
-/** NDCG@k of graded gains listed in ranked order (ideal: the same gains sorted). */
+/** DCG@k of graded gains listed in ranked order. */
+export function dcgAt(gains: readonly number[], k: number): number {
+  let s = 0;
+  for (let i = 0; i < k && i < gains.length; i++) s += (gains[i] as number) / Math.log2(i + 2);
+  return s;
+}
+
+/** NDCG@k of graded gains listed in ranked order (ideal: the best k of `ideal`, by default the same gains). */
 export function ndcgAt(gains: readonly number[], k: number, ideal: readonly number[] = gains): number {
-  const dcg = (g: readonly number[]) => {
-    let s = 0;
-    for (let i = 0; i < k && i < g.length; i++) s += (g[i] as number) / Math.log2(i + 2);
-    return s;
-  };
-  const best = dcg([...ideal].sort((a, b) => b - a));
-  return best > 0 ? dcg(gains) / best : 0;
+  const best = dcgAt(
+    [...ideal].sort((a, b) => b - a),
+    k,
+  );
+  return best > 0 ? dcgAt(gains, k) / best : 0;
+}
+
+/**
+ * θ(p) of the position-based click model, relative to θ(0) = 1, from impressions and engagements:
+ * alternately γ_i = clicks_i / Σ_p n_ip θ_p and θ_p = clicks_p / Σ_i n_ip γ_i. Clipped below at
+ * `minPropensity` so one lucky click far down cannot dominate an inverse-propensity estimate.
+ */
+export function examinationByPosition(
+  events: readonly ShopperEvent[],
+  iterations = 50,
+  minPropensity = 0.05,
+): Float64Array {
+  const impressions = new Map<string, Map<number, number>>();
+  const clicksOfItem = new Map<string, number>();
+  let maxPosition = 0;
+  const engaged = new Set<string>();
+  for (const e of events) {
+    const p = Math.max(0, Math.floor(e.position));
+    maxPosition = Math.max(maxPosition, p);
+    if (e.type === 'impression') {
+      let byPosition = impressions.get(e.itemId);
+      if (!byPosition) impressions.set(e.itemId, (byPosition = new Map()));
+      byPosition.set(p, (byPosition.get(p) ?? 0) + 1);
+    } else {
+      // One click per shown item per session and page, whatever followed it.
+      const key = `${e.sessionId}\u0000${JSON.stringify(e.context)}\u0000${e.itemId}`;
+      if (engaged.has(key)) continue;
+      engaged.add(key);
+      clicksOfItem.set(e.itemId, (clicksOfItem.get(e.itemId) ?? 0) + 1);
+    }
+  }
+  const positions = maxPosition + 1;
+  const clicksAt = new Float64Array(positions);
+  for (const e of events) {
+    if (e.type === 'impression') continue;
+    const key = `${e.sessionId}\u0000${JSON.stringify(e.context)}\u0000${e.itemId}`;
+    const p = Math.max(0, Math.floor(e.position));
+    if (engaged.delete(key)) clicksAt[p] = (clicksAt[p] as number) + 1;
+  }
+  const theta = new Float64Array(positions).fill(1);
+  const gamma = new Map<string, number>();
+  for (let it = 0; it < iterations; it++) {
+    for (const [item, byPosition] of impressions) {
+      let exposure = 0;
+      for (const [p, n] of byPosition) exposure += n * (theta[p] as number);
+      gamma.set(item, exposure > 0 ? (clicksOfItem.get(item) ?? 0) / exposure : 0);
+    }
+    const expected = new Float64Array(positions);
+    for (const [item, byPosition] of impressions) {
+      const g = gamma.get(item) ?? 0;
+      for (const [p, n] of byPosition) expected[p] = (expected[p] as number) + n * g;
+    }
+    for (let p = 0; p < positions; p++)
+      theta[p] = (expected[p] as number) > 0 ? (clicksAt[p] as number) / (expected[p] as number) : 0;
+    const top = theta[0] as number;
+    if (!(top > 0)) return new Float64Array(positions).fill(1);
+    for (let p = 0; p < positions; p++) theta[p] = (theta[p] as number) / top;
+  }
+  for (let p = 0; p < positions; p++) theta[p] = Math.min(1, Math.max(minPropensity, theta[p] as number));
+  return theta;
 }
 
 export function isValidationSession(sessionId: string, share: number): boolean {
@@ -71,7 +144,8 @@ export function isValidationSession(sessionId: string, share: number): boolean {
 
 interface JudgedPage {
   source: string;
-  gains: Map<string, number>;
+  /** Strongest engagement weight and the position it was shown at, per engaged item. */
+  engaged: Map<string, { weight: number; position: number }>;
   shown: Set<string>;
 }
 
@@ -99,27 +173,44 @@ export function fitBlendWeights(
     const source = event.context.sourceItemId;
     const key = `${event.sessionId}\u0000${source}`;
     let page = pages.get(key);
-    if (!page) pages.set(key, (page = { source, gains: new Map(), shown: new Set() }));
+    if (!page) pages.set(key, (page = { source, engaged: new Map(), shown: new Set() }));
     page.shown.add(event.itemId);
-    if (event.type !== 'impression')
-      page.gains.set(event.itemId, Math.max(page.gains.get(event.itemId) ?? 0, weights[event.type] ?? 0));
+    if (event.type !== 'impression') {
+      const weight = Math.max(page.engaged.get(event.itemId)?.weight ?? 0, weights[event.type] ?? 0);
+      page.engaged.set(event.itemId, { weight, position: event.position });
+    }
   }
   const table = aggregateEvents(train, o.aggregation, { now: newest });
+  const theta = examinationByPosition(train);
+  const propensity = (p: number) => theta[Math.min(theta.length - 1, Math.max(0, Math.floor(p)))] ?? 1;
   const judged: Array<{ source: string; candidates: BlendCandidate[]; gains: Map<string, number> }> = [];
   for (const page of pages.values()) {
     const candidates = (candidatesOf(page.source) ?? []).filter((c) => page.shown.has(c.id));
-    if (candidates.some((c) => (page.gains.get(c.id) ?? 0) > 0))
-      judged.push({ source: page.source, candidates, gains: page.gains });
+    const gains = new Map<string, number>();
+    for (const [id, { weight, position }] of page.engaged) gains.set(id, weight / propensity(position));
+    if (candidates.some((c) => (gains.get(c.id) ?? 0) > 0))
+      judged.push({ source: page.source, candidates, gains });
   }
+  const idealTotal = judged.reduce(
+    (sum, q) =>
+      sum +
+      dcgAt(
+        [...q.gains.values()].sort((a, b) => b - a),
+        o.k,
+      ),
+    0,
+  );
   const score = (w: BlendWeights) => {
-    if (judged.length === 0) return 0;
+    if (judged.length === 0 || idealTotal === 0) return 0;
     let sum = 0;
     for (const q of judged) {
       const ranked = blendRanking(q.source, q.candidates, table, { weights: w, floor: o.floor });
-      const gains = ranked.map((c) => q.gains.get(c.id) ?? 0);
-      sum += ndcgAt(gains, o.k);
+      sum += dcgAt(
+        ranked.map((c) => q.gains.get(c.id) ?? 0),
+        o.k,
+      );
     }
-    return sum / judged.length;
+    return sum / idealTotal;
   };
   const ndcgVisual = score(VISUAL_ONLY);
   const grid: WeightFit['grid'] = [];

@@ -41,6 +41,8 @@ export {
   fitBlendWeights,
   isValidationSession,
   ndcgAt,
+  dcgAt,
+  examinationByPosition,
   type FitOptions,
   type WeightFit,
 } from './fit';

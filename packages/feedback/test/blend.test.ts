@@ -99,7 +99,7 @@ describe('hybrid blend', () => {
     const { events, liked } = plantedEvents(2, 3000, 20);
     const table = aggregateEvents(events);
     const input = candidatesFor('src0');
-    const out = blendRanking('src0', input, table, { weights: { pair: 0.1, item: 0 }, floor: 0 });
+    const out = blendRanking('src0', input, table, { weights: { pair: 0.5, item: 0 }, floor: 0 });
     expect(new Set(out.map((c) => c.id))).toEqual(new Set(input.map((c) => c.id)));
     const top3 = new Set(out.slice(0, 3).map((c) => c.id));
     expect(top3).toEqual(liked.get('src0'));
