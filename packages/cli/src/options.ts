@@ -27,3 +27,15 @@ export function fieldList(value: string): string[] {
   if (fields.length === 0) throw new InvalidArgumentError('expected at least one field name');
   return fields;
 }
+
+/** Commander parser for a comma-separated list of whole numbers ≥ 0 (e.g. `--events 1000,5000`). */
+export function countList(value: string): number[] {
+  const counts = value
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 0))
+    throw new InvalidArgumentError('expected comma-separated whole numbers');
+  return counts;
+}

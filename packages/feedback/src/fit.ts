@@ -20,7 +20,8 @@ import { fnv1a, timeOf, type ShopperEvent } from './events';
  *    the served order, restricted to what was shown: an item never shown has no outcome to judge
  *    it by) and is scored by the IPS-weighted NDCG@k over all pages: Σ DCG / Σ ideal DCG. (The
  *    ratio of sums, not the mean of per-page ratios: on a page with one click, per-page
- *    normalisation would cancel its propensity weight.) The best wins, smaller weights on ties.
+ *    normalisation would cancel its propensity weight.) The smallest weights within one standard
+ *    error of the best win (the one-standard-error rule).
  * 5. Weights other than zero are kept only when they beat the visual order by `minImprovement`,
  *    so noise alone leaves the ranking visual.
  */
@@ -44,7 +45,7 @@ export interface FitOptions {
 export const DEFAULT_FIT_OPTIONS: FitOptions = {
   aggregation: {},
   validationShare: 0.2,
-  grid: [0, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+  grid: [0, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
   floor: -Infinity,
   k: 10,
   minQueries: 30,
@@ -200,29 +201,47 @@ export function fitBlendWeights(
       ),
     0,
   );
-  const score = (w: BlendWeights) => {
-    if (judged.length === 0 || idealTotal === 0) return 0;
-    let sum = 0;
-    for (const q of judged) {
+  /** Each page's DCG under `w`, in units of the mean ideal DCG (their mean is the IPS-NDCG). */
+  const perPage = (w: BlendWeights): Float64Array => {
+    const out = new Float64Array(judged.length);
+    if (idealTotal === 0) return out;
+    const unit = idealTotal / judged.length;
+    judged.forEach((q, i) => {
       const ranked = blendRanking(q.source, q.candidates, table, { weights: w, floor: o.floor });
-      sum += dcgAt(
-        ranked.map((c) => q.gains.get(c.id) ?? 0),
-        o.k,
-      );
-    }
-    return sum / idealTotal;
+      out[i] =
+        dcgAt(
+          ranked.map((c) => q.gains.get(c.id) ?? 0),
+          o.k,
+        ) / unit;
+    });
+    return out;
   };
-  const ndcgVisual = score(VISUAL_ONLY);
+  const mean = (a: Float64Array) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : 0);
+  const visualPages = perPage(VISUAL_ONLY);
+  const ndcgVisual = mean(visualPages);
   const grid: WeightFit['grid'] = [];
   for (const pair of o.grid) for (const item of o.grid) grid.push({ weights: { pair, item }, ndcg: 0 });
+  // Smallest weights first: the rule below picks the first within reach of the best.
   grid.sort((a, b) => a.weights.pair + a.weights.item - (b.weights.pair + b.weights.item));
   let best = { weights: VISUAL_ONLY, ndcg: ndcgVisual };
   if (judged.length >= o.minQueries) {
-    for (const g of grid) {
-      g.ndcg = score(g.weights);
-      if (g.ndcg > best.ndcg + 1e-12) best = g;
-    }
-    if (best.ndcg - ndcgVisual < o.minImprovement) best = { weights: VISUAL_ONLY, ndcg: ndcgVisual };
+    const scored = grid.map((g) => {
+      const pages = perPage(g.weights);
+      g.ndcg = mean(pages);
+      return { g, pages };
+    });
+    const top = scored.reduce((x, y) => (y.g.ndcg > x.g.ndcg + 1e-12 ? y : x));
+    // One-standard-error rule: the smallest weights whose score is within one standard error (of the
+    // per-page difference to the best) of the best. With few events the best of 81 weight pairs is
+    // partly luck; the rule keeps the blend no stronger than the evidence supports.
+    const within = scored.find(({ g, pages }) => {
+      const diff = pages.map((v, i) => (top.pages[i] as number) - v);
+      const m = mean(diff);
+      const sd = Math.sqrt(diff.reduce((acc, d) => acc + (d - m) ** 2, 0) / Math.max(1, diff.length - 1));
+      return top.g.ndcg - g.ndcg <= sd / Math.sqrt(diff.length);
+    });
+    const chosen = within?.g ?? top.g;
+    if (chosen.ndcg - ndcgVisual >= o.minImprovement) best = chosen;
   }
   return {
     weights: best.weights,
