@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { CoEngagementTable, type CoEngagementEntry } from './aggregate';
+import { VISUAL_ONLY, type BlendOptions } from './blend';
 
 /**
  * Binary form of a `CoEngagementTable`, to publish as a snapshot attachment (the manifest checksums
  * attachments; the trailing digest here also refuses a side file damaged on its own).
  *
  *   magic "LKCE" | u16 version | u16 reserved (0)
- *   f64 builtAt (ms)
+ *   f64 builtAt (ms) | f64 w_pair | f64 w_item | f64 floor    the blend fitted with the table
  *   u32 idCount | u32 itemCount | u32 sourceCount | u32 pairCount
  *   idCount × (u16 byteLength, UTF-8 bytes)                 the string table of every id used
  *   itemCount × (u32 id, f32 score, u32 sessions)           item-level lifts
@@ -29,7 +30,15 @@ function digest(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest().subarray(0, DIGEST_BYTES);
 }
 
-export function encodeCoEngagement(table: CoEngagementTable): Uint8Array {
+/** What the API needs to blend: the table and the weights and floor fitted with it. */
+export interface FeedbackAttachment {
+  table: CoEngagementTable;
+  blend: BlendOptions;
+}
+
+const NO_BLEND: BlendOptions = { weights: VISUAL_ONLY, floor: -Infinity };
+
+export function encodeCoEngagement(table: CoEngagementTable, blend: BlendOptions = NO_BLEND): Uint8Array {
   const ids = new Map<string, number>();
   const idOf = (id: string) => {
     let i = ids.get(id);
@@ -47,7 +56,7 @@ export function encodeCoEngagement(table: CoEngagementTable): Uint8Array {
   const pairCount = table.pairCount;
   const size =
     8 +
-    8 +
+    32 +
     16 +
     encoded.reduce((n, b) => n + 2 + b.length, 0) +
     table.items.size * 12 +
@@ -59,6 +68,9 @@ export function encodeCoEngagement(table: CoEngagementTable): Uint8Array {
   o = out.writeUInt16LE(CO_ENGAGEMENT_FORMAT_VERSION, o);
   o = out.writeUInt16LE(0, o);
   o = out.writeDoubleLE(table.builtAt, o);
+  o = out.writeDoubleLE(blend.weights.pair, o);
+  o = out.writeDoubleLE(blend.weights.item, o);
+  o = out.writeDoubleLE(blend.floor, o);
   o = out.writeUInt32LE(ids.size, o);
   o = out.writeUInt32LE(table.items.size, o);
   o = out.writeUInt32LE(table.sources.size, o);
@@ -82,10 +94,15 @@ export function encodeCoEngagement(table: CoEngagementTable): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-/** Decodes `encodeCoEngagement`'s bytes; refuses another format, a newer version, or damaged bytes. */
+/** Decodes `encodeCoEngagement`'s table; refuses another format, a newer version, or damaged bytes. */
 export function decodeCoEngagement(bytes: Uint8Array): CoEngagementTable {
+  return decodeFeedbackAttachment(bytes).table;
+}
+
+/** Decodes `encodeCoEngagement`'s bytes: the table and the blend stored with it. */
+export function decodeFeedbackAttachment(bytes: Uint8Array): FeedbackAttachment {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 32 + DIGEST_BYTES || buf.toString('latin1', 0, 4) !== MAGIC)
+  if (buf.length < 56 + DIGEST_BYTES || buf.toString('latin1', 0, 4) !== MAGIC)
     throw new FeedbackFormatError('not a co-engagement table');
   const version = buf.readUInt16LE(4);
   if (version !== CO_ENGAGEMENT_FORMAT_VERSION)
@@ -100,7 +117,11 @@ export function decodeCoEngagement(bytes: Uint8Array): CoEngagementTable {
     if (o + n > body.length) throw new FeedbackFormatError('co-engagement table is truncated');
   };
   const builtAt = buf.readDoubleLE(o);
-  o += 8;
+  const blend: BlendOptions = {
+    weights: { pair: buf.readDoubleLE(o + 8), item: buf.readDoubleLE(o + 16) },
+    floor: buf.readDoubleLE(o + 24),
+  };
+  o += 32;
   const [idCount, itemCount, sourceCount, pairCount] = [0, 1, 2, 3].map((i) =>
     buf.readUInt32LE(o + 4 * i),
   ) as [number, number, number, number];
@@ -143,5 +164,27 @@ export function decodeCoEngagement(bytes: Uint8Array): CoEngagementTable {
   }
   if (pairs !== pairCount || o !== body.length)
     throw new FeedbackFormatError('co-engagement table length does not match its header');
-  return new CoEngagementTable(sources, items, builtAt);
+  return { table: new CoEngagementTable(sources, items, builtAt), blend };
+}
+
+const decoded = new WeakMap<object, FeedbackAttachment>();
+
+/**
+ * The feedback a snapshot carries (decoded once per snapshot), or an empty table with weights 0 —
+ * the visual ranking, unchanged — when it has none. A damaged attachment throws: the snapshot's
+ * manifest checksum should have refused it already.
+ */
+export function readFeedback(
+  snapshot: { attachment?(name: string): Uint8Array | undefined } | null,
+): FeedbackAttachment {
+  if (!snapshot) return { table: CoEngagementTable.empty(), blend: NO_BLEND };
+  let feedback = decoded.get(snapshot);
+  if (!feedback) {
+    const bytes = snapshot.attachment?.(CO_ENGAGEMENT_ATTACHMENT);
+    feedback = bytes
+      ? decodeFeedbackAttachment(bytes)
+      : { table: CoEngagementTable.empty(), blend: NO_BLEND };
+    decoded.set(snapshot, feedback);
+  }
+  return feedback;
 }

@@ -24,6 +24,9 @@ export {
   FeedbackFormatError,
   encodeCoEngagement,
   decodeCoEngagement,
+  decodeFeedbackAttachment,
+  readFeedback,
+  type FeedbackAttachment,
 } from './codec';
 export {
   VISUAL_ONLY,

@@ -1,5 +1,8 @@
 import {
+  CO_ENGAGEMENT_ATTACHMENT,
   CoEngagementAggregator,
+  decodeFeedbackAttachment,
+  readFeedback,
   CoEngagementTable,
   FeedbackFormatError,
   aggregateEvents,
@@ -218,6 +221,17 @@ describe('co-engagement codec', () => {
     expect(decoded.pairScore('é-ünïcode', 'b1')).toBe(table.pairScore('é-ünïcode', 'b1'));
     const empty = decodeCoEngagement(encodeCoEngagement(CoEngagementTable.empty()));
     expect(empty.isEmpty).toBe(true);
+    // The blend fitted with the table travels with it; a snapshot without the attachment is visual only.
+    const blend = { weights: { pair: 0.2, item: 0.05 }, floor: 0.8562 };
+    const bytes = encodeCoEngagement(table, blend);
+    expect(decodeFeedbackAttachment(bytes).blend).toEqual(blend);
+    const snapshot = {
+      attachment: (name: string) => (name === CO_ENGAGEMENT_ATTACHMENT ? bytes : undefined),
+    };
+    expect(readFeedback(snapshot).blend).toEqual(blend);
+    expect(readFeedback(snapshot)).toBe(readFeedback(snapshot));
+    expect(readFeedback({ attachment: () => undefined }).blend.weights).toEqual({ pair: 0, item: 0 });
+    expect(readFeedback(null).table.isEmpty).toBe(true);
   });
 
   test('corruption, truncation, another format and a newer version are refused', () => {

@@ -1,5 +1,7 @@
 import {
+  CoEngagementAggregator,
   CoEngagementTable,
+  examinationByPosition,
   aggregateEvents,
   blendRanking,
   fitBlendWeights,
@@ -171,5 +173,44 @@ describe('weight fit on held-out sessions', () => {
   test('too few judged pages: weights stay 0', () => {
     const { events } = plantedEvents(6, 50, 40);
     expect(fitBlendWeights(events, (source) => candidatesFor(source)).weights).toEqual({ pair: 0, item: 0 });
+  });
+});
+
+describe('position-based click model', () => {
+  test('examination by position is told apart from item appeal (θ(p) = (1+p)^-0.7 planted)', () => {
+    const random = rng(9);
+    const appeal = Array.from({ length: 60 }, () => 0.1 + 0.8 * random());
+    const events: ShopperEvent[] = [];
+    let id = 0;
+    for (let s = 0; s < 4000; s++) {
+      // Each page shows 10 of the items; appealing items tend to be shown higher (as a ranking would),
+      // which is what makes the raw click rate per position overstate the examination.
+      const shown = [...appeal.keys()]
+        .map((i) => ({ i, key: (appeal[i] as number) + random() }))
+        .sort((a, b) => b.key - a.key)
+        .slice(0, 10);
+      shown.forEach(({ i }, p) => {
+        const base = {
+          context: { sourceItemId: `src${s % 50}` },
+          position: p,
+          timestamp: 0,
+          sessionId: `s${s}`,
+        };
+        events.push({ ...base, eventId: `e${id++}`, type: 'impression', itemId: `i${i}` });
+        if (random() < Math.pow(1 + p, -0.7) * (appeal[i] as number))
+          events.push({ ...base, eventId: `e${id++}`, type: 'click', itemId: `i${i}` });
+      });
+    }
+    const theta = examinationByPosition(events);
+    for (let p = 0; p < 10; p++)
+      expect(Math.abs((theta[p] as number) - Math.pow(1 + p, -0.7))).toBeLessThan(0.06);
+    // The aggregator's exposure curve (bucketed) follows the same shape.
+    const aggregator = new CoEngagementAggregator();
+    const bySession = new Map<string, ShopperEvent[]>();
+    for (const e of events) bySession.set(e.sessionId, [...(bySession.get(e.sessionId) ?? []), e]);
+    for (const list of bySession.values()) aggregator.addSession(list);
+    const curve = aggregator.positionCurve();
+    expect((curve[1] as number) / (curve[0] as number)).toBeCloseTo(Math.pow(2, -0.7), 1);
+    expect((curve[2] as number) / (curve[0] as number)).toBeCloseTo(Math.pow(3, -0.7), 1);
   });
 });
