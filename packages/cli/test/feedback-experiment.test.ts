@@ -87,6 +87,7 @@ describe('shopper simulator and feedback experiment (generated catalogue)', () =
       heldOutSessions: 600,
       k: 10,
       floorQuantile: 0.05,
+      slotFields: ['articleType', 'subCategory', 'baseColour'],
     });
     const none = report.points.filter((p) => p.target === 0);
     const many = report.points.filter((p) => p.target === 30_000);

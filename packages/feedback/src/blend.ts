@@ -39,6 +39,14 @@ export interface BlendOptions {
   floor: number;
 }
 
+/**
+ * Label slots: a candidate's group (e.g. whether it agrees with the query item on articleType,
+ * subCategory and baseColour). With it, every position keeps the group the visual ranking put there
+ * and feedback re-orders only among the candidates of one group — so any label precision of the
+ * visual ranking is kept exactly, while shoppers still choose which look-alike fills each place.
+ */
+export type SlotGroup<T extends BlendCandidate> = (candidate: T) => string;
+
 export type Blended<T extends BlendCandidate> = T & {
   /** What ordered this result: always the visual similarity; the labels when the learned ranking moved its score; feedback when shoppers' events did. */
   signals: RankingSignal[];
@@ -70,6 +78,7 @@ export function blendRanking<T extends BlendCandidate>(
   candidates: readonly T[],
   table: CoEngagementTable,
   options: BlendOptions,
+  slots?: SlotGroup<T>,
 ): Array<Blended<T>> {
   const out = candidates.map((c) => {
     const feedback = feedbackTerm(table, source, c, options);
@@ -79,9 +88,26 @@ export function blendRanking<T extends BlendCandidate>(
     return { ...c, score: c.score + feedback, signals, feedback };
   });
   if (out.every((c) => c.feedback === 0)) return out;
+  const byScore = (a: { c: Blended<T>; i: number }, b: { c: Blended<T>; i: number }) =>
+    b.c.score - a.c.score || a.i - b.i;
   const order = out.map((c, i) => ({ c, i }));
-  order.sort((a, b) => b.c.score - a.c.score || a.i - b.i);
-  return order.map(({ c }) => c);
+  if (!slots) return order.sort(byScore).map(({ c }) => c);
+  // Each group's members, best blended score first, fill the positions the group held.
+  const groups = new Map<string, Array<{ c: Blended<T>; i: number }>>();
+  const groupAt = candidates.map((c) => slots(c));
+  order.forEach((entry) => {
+    const g = groupAt[entry.i] as string;
+    let members = groups.get(g);
+    if (!members) groups.set(g, (members = []));
+    members.push(entry);
+  });
+  for (const members of groups.values()) members.sort(byScore);
+  const next = new Map<string, number>();
+  return groupAt.map((g) => {
+    const k = next.get(g) ?? 0;
+    next.set(g, k + 1);
+    return (groups.get(g) as Array<{ c: Blended<T>; i: number }>)[k]?.c as Blended<T>;
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { aggregateEvents, DEFAULT_CO_ENGAGEMENT_OPTIONS, type CoEngagementOptions } from './aggregate';
-import { blendRanking, VISUAL_ONLY, type BlendCandidate, type BlendWeights } from './blend';
+import { blendRanking, VISUAL_ONLY, type BlendCandidate, type BlendWeights, type SlotGroup } from './blend';
 import { fnv1a, timeOf, type ShopperEvent } from './events';
 
 /**
@@ -26,7 +26,7 @@ import { fnv1a, timeOf, type ShopperEvent } from './events';
  *    so noise alone leaves the ranking visual.
  */
 
-export interface FitOptions {
+export interface FitOptions<T extends BlendCandidate = BlendCandidate> {
   aggregation: Partial<CoEngagementOptions>;
   /** Share of sessions held out to judge the weights. */
   validationShare: number;
@@ -40,6 +40,8 @@ export interface FitOptions {
   minQueries: number;
   /** NDCG gain over the visual order a non-zero fit must show. */
   minImprovement: number;
+  /** Label slots of a source's candidates, as the blend will be run (`blendRanking`'s `slots`). */
+  slotsOf?: (source: string) => SlotGroup<T> | undefined;
 }
 
 export const DEFAULT_FIT_OPTIONS: FitOptions = {
@@ -150,12 +152,12 @@ interface JudgedPage {
   shown: Set<string>;
 }
 
-export function fitBlendWeights(
+export function fitBlendWeights<T extends BlendCandidate = BlendCandidate>(
   events: readonly ShopperEvent[],
-  candidatesOf: (source: string) => readonly BlendCandidate[] | undefined,
-  options: Partial<FitOptions> = {},
+  candidatesOf: (source: string) => readonly T[] | undefined,
+  options: Partial<FitOptions<T>> = {},
 ): WeightFit {
-  const o = { ...DEFAULT_FIT_OPTIONS, ...options };
+  const o: FitOptions<T> = { ...(DEFAULT_FIT_OPTIONS as FitOptions<T>), ...options };
   const weights = { ...DEFAULT_CO_ENGAGEMENT_OPTIONS.weights, ...o.aggregation.weights };
   const train: ShopperEvent[] = [];
   const pages = new Map<string, JudgedPage>();
@@ -184,7 +186,7 @@ export function fitBlendWeights(
   const table = aggregateEvents(train, o.aggregation, { now: newest });
   const theta = examinationByPosition(train);
   const propensity = (p: number) => theta[Math.min(theta.length - 1, Math.max(0, Math.floor(p)))] ?? 1;
-  const judged: Array<{ source: string; candidates: BlendCandidate[]; gains: Map<string, number> }> = [];
+  const judged: Array<{ source: string; candidates: T[]; gains: Map<string, number> }> = [];
   for (const page of pages.values()) {
     const candidates = (candidatesOf(page.source) ?? []).filter((c) => page.shown.has(c.id));
     const gains = new Map<string, number>();
@@ -207,7 +209,13 @@ export function fitBlendWeights(
     if (idealTotal === 0) return out;
     const unit = idealTotal / judged.length;
     judged.forEach((q, i) => {
-      const ranked = blendRanking(q.source, q.candidates, table, { weights: w, floor: o.floor });
+      const ranked = blendRanking(
+        q.source,
+        q.candidates,
+        table,
+        { weights: w, floor: o.floor },
+        o.slotsOf?.(q.source),
+      );
       out[i] =
         dcgAt(
           ranked.map((c) => q.gains.get(c.id) ?? 0),

@@ -38,6 +38,7 @@ export {
   type BlendOptions,
   type Blended,
   type RankingSignal,
+  type SlotGroup,
 } from './blend';
 export {
   DEFAULT_FIT_OPTIONS,

@@ -137,6 +137,25 @@ describe('hybrid blend', () => {
     expect(climbed.length).toBeGreaterThan(0);
   });
 
+  test('label slots: each position keeps its group; feedback re-orders within groups only', () => {
+    const { events } = plantedEvents(2, 3000, 20);
+    const table = aggregateEvents(events);
+    const input = candidatesFor('src0');
+    // Odd ranks "agree with the query's labels", even ranks do not.
+    const group = (c: BlendCandidate) => String(Number(c.id.slice(6)) % 2);
+    const free = blendRanking('src0', input, table, { weights: { pair: 0.5, item: 0 }, floor: 0 });
+    const slotted = blendRanking('src0', input, table, { weights: { pair: 0.5, item: 0 }, floor: 0 }, group);
+    expect(slotted.map(group)).toEqual(input.map(group));
+    expect(free.map(group)).not.toEqual(input.map(group));
+    expect(slotted.map((c) => c.id)).not.toEqual(input.map((c) => c.id));
+    expect(new Set(slotted.map((c) => c.id))).toEqual(new Set(input.map((c) => c.id)));
+    // Within a group, the blended score orders.
+    for (const g of ['0', '1']) {
+      const scores = slotted.filter((c) => group(c) === g).map((c) => c.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    }
+  });
+
   test('similarityFloor is the quantile of the k-th neighbour similarities', () => {
     const values = Array.from({ length: 101 }, (_, i) => i / 100);
     expect(similarityFloor(values, 0.05)).toBeCloseTo(0.05);

@@ -17,6 +17,7 @@ export function feedbackMarkdown(report: FeedbackEvalReport): string {
     '',
     `${report.items} items, model ${report.model}, projection ${report.projection}, ranking label fields ` +
       `${report.rankingLabelFields.join(',')}; by-id results: the served ranking's top ${report.candidates}; ` +
+      `label slots ${report.slotFields.length ? report.slotFields.join(',') : 'none (free blend)'}; ` +
       `visual plausibility floor ${report.floor.toFixed(4)} (${(report.belowFloor * 100).toFixed(1)} % of ` +
       `candidates below it); seeds ${report.options.seeds.join(',')}; ${report.options.heldOutSessions} ` +
       `held-out shoppers per seed; mean ± sd over seeds.`,
@@ -51,6 +52,11 @@ export function evalFeedbackCommand(getConfig: () => CliConfig): Command {
       'visual candidates per by-id query the hybrid may re-order',
       positiveInteger,
       50,
+    )
+    .option(
+      '--no-label-slots',
+      'the free blend: feedback may re-order across label groups (default: each position keeps whether its result ' +
+        "shares the query item's ranking labels and colour; feedback re-orders within those groups)",
     )
     .option('--json <file>', 'write the full report as JSON')
     .option('--report <file>', 'write the report as Markdown')

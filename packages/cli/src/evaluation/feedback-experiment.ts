@@ -29,6 +29,12 @@ export interface FeedbackExperimentOptions {
   floorQuantile: number;
   aggregation?: Partial<CoEngagementOptions>;
   shoppers?: Partial<ShopperOptions>;
+  /**
+   * Label slots (`blendRanking`'s `slots`): these metadata fields (the ranking's label fields and its
+   * colour field); each position keeps whether its result agrees with the query item on each, and
+   * feedback re-orders within those groups. Empty: the free blend.
+   */
+  slotFields: string[];
 }
 
 export const DEFAULT_FEEDBACK_EXPERIMENT: FeedbackExperimentOptions = {
@@ -37,7 +43,20 @@ export const DEFAULT_FEEDBACK_EXPERIMENT: FeedbackExperimentOptions = {
   heldOutSessions: 3_000,
   k: 10,
   floorQuantile: 0.05,
+  slotFields: ['articleType', 'subCategory', 'baseColour'],
 };
+
+/** The slot group of each candidate of `source`: which of `fields` it shares with the source item. */
+export function labelSlots(
+  source: ShopItem | undefined,
+  fields: readonly string[],
+): ((c: ShopCandidate) => string) | undefined {
+  if (!source || fields.length === 0) return undefined;
+  return (c) =>
+    fields
+      .map((f) => (c.metadata[f] !== undefined && c.metadata[f] === source.metadata[f] ? '1' : '0'))
+      .join('');
+}
 
 export interface LabelPrecision {
   visual: number;
@@ -89,6 +108,8 @@ export function runFeedbackExperiment(
 ): FeedbackExperimentReport {
   const { k } = options;
   const candidatesOf = (source: string) => visual.get(source);
+  const byId = new Map(items.map((item) => [item.id, item]));
+  const slotsOf = (source: string) => labelSlots(byId.get(source), options.slotFields);
   const kth = [...visual.values()].map((list) => list[k - 1]?.similarity ?? NaN);
   const floor = similarityFloor(kth, options.floorQuantile);
   let belowFloor = 0;
@@ -112,13 +133,14 @@ export function runFeedbackExperiment(
         aggregation: options.aggregation ?? {},
         floor,
         k,
+        slotsOf,
       });
       const table = aggregateEvents(events, options.aggregation ?? {});
       const blend = { weights: fit.weights, floor };
       const judged = { ndcgVisual: 0, ndcgHybrid: 0, ctrVisual: 0, ctrHybrid: 0, changed: 0 };
       for (const { start, taste } of heldOut) {
         const list = visual.get(start.id) ?? [];
-        const hybrid = blendRanking(start.id, list, table, blend);
+        const hybrid = blendRanking(start.id, list, table, blend, slotsOf(start.id));
         const gainOf = (c: ShopCandidate) => world.attractiveness(taste, start, world.item(c.id) as ShopItem);
         const ideal = list.map(gainOf);
         const ctr = (ranked: readonly ShopCandidate[]) => {
@@ -141,7 +163,7 @@ export function runFeedbackExperiment(
           const label = keyOf(item.metadata, fields);
           const list = visual.get(item.id);
           if (label === null || !list) continue;
-          const hybrid = blendRanking(item.id, list, table, blend);
+          const hybrid = blendRanking(item.id, list, table, blend, slotsOf(item.id));
           const relevant = (ranked: readonly ShopCandidate[]) =>
             ranked.slice(0, 5).map((c) => keyOf(c.metadata, fields) === label);
           visualSum += precisionAt(relevant(list), 5);

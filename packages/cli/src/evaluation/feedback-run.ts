@@ -21,11 +21,15 @@ export interface FeedbackEvalOptions extends CatalogueOptions {
   seeds: number[];
   events: number[];
   heldOut: number;
+  /** `--no-label-slots`: the free blend (feedback may re-order across label groups). */
+  labelSlots: boolean;
   json?: string;
   report?: string;
 }
 
 export interface FeedbackEvalReport extends FeedbackExperimentReport {
+  /** The label-slot fields (empty: the free blend). */
+  slotFields: string[];
   catalogue: string;
   model: string;
   projection: string;
@@ -100,10 +104,14 @@ export async function runFeedbackEval(
       heldOutSessions: options.heldOut,
       k: 10,
       floorQuantile: 0.05,
+      slotFields: options.labelSlots
+        ? [...rankingConfig.labelFields, rankingConfig.colourField ?? 'baseColour']
+        : [],
     };
     const experiment = runFeedbackExperiment(items, visual, experimentOptions, log);
     return {
       ...experiment,
+      slotFields: experimentOptions.slotFields,
       catalogue: catalogue.root,
       model: model.id,
       projection: formatProjectionSpec(spec),
