@@ -8,7 +8,7 @@ const shared = {
   transform: { '^.+\\.ts$': swc },
   testEnvironment: '<rootDir>/jest.environment.js',
   moduleNameMapper: {
-    '^@lookalike/(config|contracts|filter|models|image-source|embedder|index-store|projection|queue|ranking|client|events)$':
+    '^@lookalike/(config|contracts|filter|models|image-source|embedder|index-store|projection|queue|ranking|feedback|client|events)$':
       '<rootDir>/packages/$1/src/index.ts',
   },
 };

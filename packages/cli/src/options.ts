@@ -50,3 +50,15 @@ export function rankingWeights(value: string): Partial<RankingWeights> {
   }
   return out;
 }
+
+/** Commander parser for a comma-separated list of whole numbers ≥ 0 (e.g. `--events 1000,5000`). */
+export function countList(value: string): number[] {
+  const counts = value
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 0))
+    throw new InvalidArgumentError('expected comma-separated whole numbers');
+  return counts;
+}

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { ModelIdentity } from '@lookalike/contracts';
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { SnapshotWriter, type Snapshot } from '@lookalike/index-store';
 import {
@@ -88,17 +89,28 @@ async function embedAll(
   return out;
 }
 
+export type CatalogueOptions = Pick<
+  EvalOptions,
+  'catalogue' | 'csv' | 'imageTemplate' | 'limit' | 'embeddingsCache'
+>;
+
+export interface EmbeddedCatalogue {
+  root: string;
+  model: ModelIdentity;
+  /** Every catalogue row with an image that embedded, in catalogue order. */
+  items: Array<Omit<EvalItem, 'fold'>>;
+  embedSeconds: number;
+}
+
 /**
- * The evaluation: embed the catalogue once, then per fold publish the other folds through the
- * indexer's own path (SnapshotWriter + RankingMaintainer) and query the fold's images against it,
- * judged with and without the learned ranking.
+ * Reads the catalogue (Kaggle layout) and embeds every image once, as the API embeds an upload, or
+ * reads the embeddings from `--embeddings-cache` while model and images are unchanged.
  */
-export async function runEval(
+export async function embedCatalogue(
   config: CliConfig,
-  options: EvalOptions,
+  options: CatalogueOptions,
   log: (s: string) => void,
-): Promise<EvalReport> {
-  const started = performance.now();
+): Promise<EmbeddedCatalogue> {
   const root = path.resolve(options.catalogue);
   const csvPath = path.join(root, options.csv);
   if (!existsSync(csvPath)) throw new ImportInputError(`no ${options.csv} in ${root}`);
@@ -115,7 +127,6 @@ export async function runEval(
     cacheDir: path.resolve(config.MODEL_CACHE_DIR),
     mirror: config.MODEL_MIRROR,
   });
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookalike-eval-'));
   try {
     const embedStarted = performance.now();
     let embedded: Awaited<ReturnType<typeof embedAll>>;
@@ -133,14 +144,39 @@ export async function runEval(
       }
     } else embedded = await embedAll(embedder, rows, root, log);
     const embedSeconds = (performance.now() - embedStarted) / 1000;
-    const items: EvalItem[] = [];
+    const items: Array<Omit<EvalItem, 'fold'>> = [];
     rows.forEach((row, i) => {
       const e = embedded[i];
-      if (e) items.push({ ...row, ...e, fold: foldOf(row.id, options.folds) });
+      if (e) items.push({ ...row, ...e });
     });
-    const byId = new Map(items.map((item) => [item.id, item]));
     log(`embedded ${items.length} images in ${embedSeconds.toFixed(0)} s`);
+    return { root, model: embedder.model, items, embedSeconds };
+  } finally {
+    await embedder.close();
+  }
+}
 
+/**
+ * The evaluation: embed the catalogue once, then per fold publish the other folds through the
+ * indexer's own path (SnapshotWriter + RankingMaintainer) and query the fold's images against it,
+ * judged with and without the learned ranking.
+ */
+export async function runEval(
+  config: CliConfig,
+  options: EvalOptions,
+  log: (s: string) => void,
+): Promise<EvalReport> {
+  const started = performance.now();
+  const catalogue = await embedCatalogue(config, options, log);
+  const { root, embedSeconds } = catalogue;
+  const embedder = { model: catalogue.model };
+  const items: EvalItem[] = catalogue.items.map((item) => ({
+    ...item,
+    fold: foldOf(item.id, options.folds),
+  }));
+  const byId = new Map(items.map((item) => [item.id, item]));
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookalike-eval-'));
+  try {
     const judged = {
       baseline: {} as Record<string, JudgedQuery[]>,
       full: {} as Record<string, JudgedQuery[]>,
@@ -282,7 +318,6 @@ export async function runEval(
     };
     return report;
   } finally {
-    await embedder.close();
     await rm(tmp, { recursive: true, force: true });
   }
 }
