@@ -62,6 +62,7 @@ export type SnapshotView = Pick<
   | 'projector'
   | 'builtAt'
   | 'get'
+  | 'vectorOf'
   | 'ids'
   | 'search'
   | 'searchById'
