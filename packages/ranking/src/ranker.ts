@@ -102,9 +102,11 @@ export class LearnedRanker {
     const projection = this.model.lda
       ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
       : null;
-    const colour = query.colour
-      ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
-      : null;
+    const colour = query.colourRoot
+      ? Float32Array.from(query.colourRoot, (root) => root * 255)
+      : query.colour
+        ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
+        : null;
     return this.rerank(candidates, projection, colour, null, k);
   }
 

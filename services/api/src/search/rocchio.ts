@@ -62,14 +62,30 @@ export function rocchioQuery(
 }
 
 /**
- * The query's colour histogram for the learned ranking's colour term: the mean of the positives'
- * histograms that are known (each L1-normalised, so the mean is too), or undefined when none is.
- * Negatives are not subtracted: a histogram has no negative mass, and "less red" is already in q.
+ * The query's colour for the learned ranking, in the √p space where its colour term is an inner
+ * product (Bhattacharyya): mean(√p of the positives) − β·mean(√p of the negatives), over the
+ * examples whose histogram is known — the same Rocchio arithmetic as the vector, so a candidate scores
+ * its colour similarity to the positives minus β times that to the negatives. Undefined when no
+ * positive's colour is known (the colour term then stays neutral).
  */
-export function meanColour(colours: readonly (Float32Array | undefined)[]): Float32Array | undefined {
-  const known = colours.filter((c): c is Float32Array => c !== undefined);
-  const first = known[0];
-  if (!first || known.some((c) => c.length !== first.length)) return undefined;
-  const mean = meanOf(known, first.length);
-  return Float32Array.from(mean);
+export function colourQuery(
+  positives: readonly (Float32Array | undefined)[],
+  negatives: readonly (Float32Array | undefined)[],
+  negativeWeight: number,
+): Float32Array | undefined {
+  const roots = (histograms: readonly (Float32Array | undefined)[]) =>
+    histograms
+      .filter((h): h is Float32Array => h !== undefined)
+      .map((h) => Float32Array.from(h, (p) => Math.sqrt(Math.max(0, p))));
+  const pos = roots(positives);
+  const first = pos[0];
+  if (!first) return undefined;
+  const neg = roots(negatives).filter((h) => h.length === first.length);
+  if (pos.some((h) => h.length !== first.length)) return undefined;
+  const q = meanOf(pos, first.length);
+  if (neg.length > 0 && negativeWeight > 0) {
+    const n = meanOf(neg, first.length);
+    for (let j = 0; j < q.length; j++) q[j] = (q[j] as number) - negativeWeight * (n[j] as number);
+  }
+  return Float32Array.from(q);
 }

@@ -16,7 +16,7 @@ import type {
 } from '../ports';
 import { checkFilterFields, parseFilter } from './filter';
 import type { Admission, InferenceQueue } from './inference-queue';
-import { DEFAULT_NEGATIVE_WEIGHT, DegenerateQueryError, meanColour, rocchioQuery } from './rocchio';
+import { DEFAULT_NEGATIVE_WEIGHT, DegenerateQueryError, colourQuery, rocchioQuery } from './rocchio';
 import { SearchBatcher } from './search-batcher';
 
 /** The search options of a request as clients send them (query string or body). */
@@ -200,7 +200,8 @@ export class SearchService {
   /**
    * "More like these, less like that" (POST /v1/recommend): q = normalise(mean(positive) −
    * β·mean(negative)) in the served space (rocchio.ts), searched like an image query (labels voted by
-   * the neighbours, colour the positives' mean), every example id excluded from the results.
+   * the neighbours), the learned ranking's colour term given the same arithmetic on the examples'
+   * √colour histograms (colourQuery), every example id excluded from the results.
    *
    * One positive id and no negative is answered by the by-id path itself (byItemOn): the same results,
    * order and scores as GET /v1/items/{id}/similar, including the learned ranking's use of the item's
@@ -283,13 +284,17 @@ export class SearchService {
         fieldErrors: [{ path: `${where}/negativeWeight`, message: 'the examples cancel out; lower it' }],
       });
     }
-    const colour = meanColour(positives.map((r) => r.colour));
+    const colourRoot = colourQuery(
+      positives.map((r) => r.colour),
+      negatives.map((r) => r.colour),
+      beta,
+    );
     const exclude = [...new Set(examples.flatMap(({ example }) => ('id' in example ? [example.id] : [])))];
     const options: SearchOptions = exclude.length > 0 ? { ...parsed.options, exclude } : parsed.options;
     const end = this.metrics.queryDuration.startTimer({ kind: 'recommend' });
     const results = await rankedSearchWith(
       live,
-      colour ? { vector, colour } : { vector },
+      colourRoot ? { vector, colourRoot } : { vector },
       options,
       (candidates) => this.batcher.search(live, { vector, options: candidates }),
     );

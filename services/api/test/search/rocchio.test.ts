@@ -1,5 +1,5 @@
 /** The vector arithmetic of POST /v1/recommend (q = normalise(mean(P) − β·mean(N))). */
-import { DegenerateQueryError, meanColour, rocchioQuery } from '../../src/search/rocchio';
+import { DegenerateQueryError, colourQuery, rocchioQuery } from '../../src/search/rocchio';
 
 const v = (...xs: number[]) => Float32Array.from(xs);
 const unit = (...xs: number[]) => {
@@ -52,9 +52,19 @@ describe('rocchioQuery', () => {
   });
 });
 
-describe('meanColour', () => {
-  test('the mean of the known histograms; undefined when none is known', () => {
-    expect(meanColour([undefined, undefined])).toBeUndefined();
-    close(meanColour([v(1, 0), undefined, v(0, 1)]) as Float32Array, v(0.5, 0.5));
+describe('colourQuery', () => {
+  test('√p space: mean of the positives minus β times the mean of the negatives; undefined without a positive colour', () => {
+    expect(colourQuery([undefined], [v(1, 0)], 0.5)).toBeUndefined();
+    // √ of each histogram, then the mean: (√1 + 0, 0 + √1) / 2 over the known ones.
+    close(colourQuery([v(1, 0), undefined, v(0, 1)], [], 0.5) as Float32Array, v(0.5, 0.5));
+    close(colourQuery([v(0.25, 0.75)], [], 0.5) as Float32Array, v(0.5, Math.sqrt(0.75)));
+    // A negative red histogram makes red bins negative: a red candidate's colour term goes below 0.
+    const q = colourQuery([v(0, 1)], [v(1, 0)], 0.5) as Float32Array;
+    close(q, v(-0.5, 1));
+    const redCandidate = v(1, 0);
+    expect(q.reduce((s, x, j) => s + x * (redCandidate[j] as number), 0)).toBeLessThan(0);
+    // β = 0, or no negative colour known: the positives alone.
+    close(colourQuery([v(0, 1)], [v(1, 0)], 0) as Float32Array, v(0, 1));
+    close(colourQuery([v(0, 1)], [undefined], 0.5) as Float32Array, v(0, 1));
   });
 });
