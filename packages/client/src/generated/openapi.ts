@@ -733,7 +733,7 @@ export interface components {
          *       ],
          *       "negative": [
          *         {
-         *           "id": "2148"
+         *           "id": "8154"
          *         }
          *       ],
          *       "k": 12
@@ -749,7 +749,7 @@ export interface components {
          *       ],
          *       "negative": [
          *         {
-         *           "id": "2148"
+         *           "id": "8154"
          *         }
          *       ],
          *       "negativeWeight": 0.5,

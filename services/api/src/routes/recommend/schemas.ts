@@ -86,10 +86,10 @@ export const RecommendRequest = component(
       description:
         '"More like these, less like that": catalogue items and/or images to look like and to move away from.',
       examples: [
-        { positive: [{ id: '5974' }], negative: [{ id: '2148' }], k: 12 },
+        { positive: [{ id: '5974' }], negative: [{ id: '8154' }], k: 12 },
         {
           positive: [{ id: '5974' }, { imageUrl: 'https://shop.example.com/p/looks/42.jpg' }],
-          negative: [{ id: '2148' }],
+          negative: [{ id: '8154' }],
           negativeWeight: 0.5,
           filter: { gender: 'Men' },
         },
