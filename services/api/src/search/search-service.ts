@@ -73,7 +73,7 @@ export interface RecommendParams extends QueryParams {
   negativeWeight?: number | undefined;
 }
 
-/** An example of a request, where it sits in the body (for errors) and, for an image, its bytes. */
+/** An example of a request and where it sits in the body (for errors). */
 interface PlacedExample {
   list: 'positive' | 'negative';
   index: number;

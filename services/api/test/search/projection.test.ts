@@ -281,4 +281,24 @@ describe('the learned ranking of uploads in the served (projected) space', () =>
     // The learned ranking was applied (not plain similarity).
     expect(results.some((r) => Math.abs(r.score - r.similarity) > 1e-6)).toBe(true);
   });
+
+  test('recommend with one positive id answers exactly the by-id query (its own labels given to the ranking)', async () => {
+    let differs = 0;
+    for (const id of ['item-0', 'item-1', 'item-2', 'item-10', 'item-20', 'item-31']) {
+      const byId = (await t.request(`/v1/items/${id}/similar?k=8`)).json();
+      const recommend = (positive: Array<{ id: string }>) =>
+        t.request('/v1/recommend', { method: 'POST', json: { positive, k: 8 } });
+      const single = await recommend([{ id }]);
+      expect(single.statusCode).toBe(200);
+      expect(single.json()).toEqual(byId);
+      // The general path (the same vector, labels voted instead of known) is not always the same answer:
+      // the equivalence is a deliberate route, not arithmetic.
+      const general = (await recommend([{ id }, { id }])).json();
+      // (Scores, beyond float noise: voted label shares are not the one-hot of a known label.)
+      const scores = (body: Record<string, unknown>) =>
+        (body.results as Array<{ id: string; score: number }>).map((r) => `${r.id}:${r.score.toFixed(4)}`);
+      if (scores(general).join() !== scores(byId).join()) differs++;
+    }
+    expect(differs).toBeGreaterThan(0);
+  });
 });
