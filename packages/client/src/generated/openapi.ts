@@ -57,7 +57,7 @@ export interface paths {
         put?: never;
         /**
          * Items like these examples and unlike those
-         * @description Multi-example query: 1–10 `positive` and 0–10 `negative` examples, each a catalogue item (`id`) or an image (`imageUrl`, `imageBase64`; all images of a request share one upload’s body limit, and each takes one place in the inference queue). The query vector is q = normalise(mean(positive) − β·mean(negative)) in the served space (β = `negativeWeight`, default 0.5); every example id is left out of the results. One positive `id` and no negative answers exactly what `GET /v1/items/{id}/similar` answers. Unknown example ids are 404 `EXAMPLE_NOT_FOUND` (each in `errors`); examples that cancel out are 400 `DEGENERATE_QUERY`.
+         * @description Multi-example query: 1–10 `positive` and 0–10 `negative` examples, each a catalogue item (`id`) or an image (`imageUrl`, `imageBase64`; all images of a request share one upload’s body limit, and each takes one place in the inference queue). The query vector is q = normalise(mean(positive) − β·mean(negative)) in the served space (β = `negativeWeight`, default 0.25); every example id is left out of the results. One positive `id` and no negative answers exactly what `GET /v1/items/{id}/similar` answers. Unknown example ids are 404 `EXAMPLE_NOT_FOUND` (each in `errors`); examples that cancel out are 400 `DEGENERATE_QUERY`.
          */
         post: operations["recommend"];
         delete?: never;
@@ -764,8 +764,8 @@ export interface components {
             /** @description Examples to move away from (0–10). */
             negative?: components["schemas"]["RecommendExample"][];
             /**
-             * @description β in q = normalise(mean(positive) − β·mean(negative)), 0–2 (default 0.5); 0 ignores the negatives.
-             * @default 0.5
+             * @description β in q = normalise(mean(positive) − β·mean(negative)), 0–2 (default 0.25); 0 ignores the negatives.
+             * @default 0.25
              */
             negativeWeight?: number;
             /**

@@ -15,7 +15,7 @@ import {
   rankedSearch,
   readRankingModel,
 } from '@lookalike/ranking';
-import { rocchioQuery } from '../../src/search/rocchio';
+import { DEFAULT_NEGATIVE_WEIGHT, rocchioQuery } from '../../src/search/rocchio';
 import { FAKE_MODEL, buildTestApp, fakeVector, solidPng, type TestApp } from '../helpers';
 
 /** Deterministic PRNG (mulberry32). */
@@ -204,7 +204,7 @@ describe('image queries in the served (projected) space', () => {
     const q = rocchioQuery(
       [after.vectorOf('item-3')!, p3.project(fakeVector(images[2]!))],
       [after.vectorOf('item-5')!],
-      0.5,
+      DEFAULT_NEGATIVE_WEIGHT,
     );
     const want = after.search(q, { k: 8, exclude: ['item-3', 'item-5'] });
     const got = shape(body);

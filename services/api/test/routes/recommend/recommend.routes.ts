@@ -1,4 +1,5 @@
 import { FakeSnapshot, buildTestApp, fakeVector, type FakeItem, type TestApp } from '../../helpers';
+import { DEFAULT_NEGATIVE_WEIGHT } from '../../../src/search/rocchio';
 import type { RoutesOverFakes } from '../harness';
 
 const unit = (...xs: number[]): Float32Array => {
@@ -62,9 +63,9 @@ export function recommendRouteTests(h: RoutesOverFakes): void {
       k: 2,
     });
     expect(ids(ignored)).toEqual(['a', 'b']);
-    // Score = cosine with q = normalise(anchor − 0.5·neg) (no learned ranking on a fake).
+    // Score = cosine with q = normalise(anchor − β·neg), β the default (no learned ranking on a fake).
     const [best] = (withNegative.json() as Hits).results;
-    const q = unit(1, -0.5, 0);
+    const q = unit(1, -DEFAULT_NEGATIVE_WEIGHT, 0);
     const b = unit(1, -0.45, 0);
     expect(best?.score).toBeCloseTo(
       q.reduce((s, x, j) => s + x * (b[j] as number), 0),
