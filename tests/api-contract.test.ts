@@ -137,6 +137,12 @@ describe('OpenAPI contract against the running API', () => {
       withKey({ method: 'POST', json: { imageBase64: (images[0] as Buffer).toString('base64') } }),
     );
     expect(problemCode(search)).toBe('NO_SNAPSHOT');
+    const recommend = await expectStatus(
+      503,
+      '/v1/recommend',
+      withKey({ method: 'POST', json: { positive: [{ id: 'c-1' }] } }),
+    );
+    expect(problemCode(recommend)).toBe('NO_SNAPSHOT');
   });
 
   test('every protected operation answers 401 without the key', async () => {
@@ -150,6 +156,7 @@ describe('OpenAPI contract against the running API', () => {
       ['/v1/items/c-1/similar', {}],
       ['/v1/items/c-1/image', {}],
       ['/v1/similar', { method: 'POST', json: { imageUrl: 'https://e.com/x.jpg' } }],
+      ['/v1/recommend', { method: 'POST', json: { positive: [{ id: 'c-1' }] } }],
       ['/v1/reindex', { method: 'POST' }],
       ['/v1/jobs/1', {}],
     ];
@@ -253,6 +260,56 @@ describe('OpenAPI contract against the running API', () => {
     const outcomes: string[] = [];
     for (const [, , request] of errors) {
       const reply = await client.call('/v1/similar', request);
+      outcomes.push(`${reply.status} ${reply.status >= 400 ? problemCode(reply) : reply.body.slice(0, 100)}`);
+    }
+    expect(outcomes).toEqual(errors.map(([status, code]) => `${status} ${code}`));
+  });
+
+  test('POST /v1/recommend: by ids and by image, and each documented client error', async () => {
+    const recommend = (json: unknown) => withKey({ method: 'POST', json });
+    const good = images[0] as Buffer;
+    const byId = await expectStatus(200, '/v1/items/c-1/similar?k=2', withKey());
+    const single = await expectStatus(200, '/v1/recommend', recommend({ positive: [{ id: 'c-1' }], k: 2 }));
+    expect(single.json()).toEqual(byId.json());
+    const both = await expectStatus(
+      200,
+      '/v1/recommend',
+      recommend({ positive: [{ id: 'c-1' }], negative: [{ id: 'c-2' }], k: 5, filter: { tone: 'dark' } }),
+    );
+    expect(both.json<{ results: Array<{ id: string }> }>().results.map((h) => h.id)).toEqual(['c-3']);
+    await expectStatus(
+      200,
+      '/v1/recommend',
+      recommend({ positive: [{ imageBase64: good.toString('base64') }], negative: [{ id: 'c-3' }] }),
+    );
+    const errors: Array<[number, string, Parameters<ContractClient['call']>[1]]> = [
+      [400, 'VALIDATION_FAILED', recommend({ positive: [] })],
+      [
+        400,
+        'DEGENERATE_QUERY',
+        recommend({ positive: [{ id: 'c-1' }], negative: [{ id: 'c-1' }], negativeWeight: 1 }),
+      ],
+      [
+        400,
+        'SOURCE_BLOCKED_ADDRESS',
+        recommend({ positive: [{ imageUrl: 'http://169.254.169.254/x.jpg' }] }),
+      ],
+      [404, 'EXAMPLE_NOT_FOUND', recommend({ positive: [{ id: 'c-1' }], negative: [{ id: 'nope' }] })],
+      [413, 'BODY_TOO_LARGE', recommend({ positive: [{ imageBase64: 'A'.repeat(2 * MAX_UPLOAD_BYTES) }] })],
+      [
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        withKey({ method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }),
+      ],
+      [
+        422,
+        'IMAGE_CORRUPT',
+        recommend({ positive: [{ imageBase64: good.subarray(0, good.length >> 1).toString('base64') }] }),
+      ],
+    ];
+    const outcomes: string[] = [];
+    for (const [, , request] of errors) {
+      const reply = await client.call('/v1/recommend', request);
       outcomes.push(`${reply.status} ${reply.status >= 400 ? problemCode(reply) : reply.body.slice(0, 100)}`);
     }
     expect(outcomes).toEqual(errors.map(([status, code]) => `${status} ${code}`));

@@ -189,6 +189,28 @@ describe('@lookalike/client against the API and indexer processes', () => {
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
   });
 
+  test('POST /v1/recommend: typed body (RecommendRequest) and answer, the examples left out', async () => {
+    const byId = unwrap(
+      await anonymous.GET('/v1/items/{id}/similar', { params: { path: { id: 'scene-0' }, query: { k: 3 } } }),
+    );
+    const single = unwrap(
+      await anonymous.POST('/v1/recommend', { body: { positive: [{ id: 'scene-0' }], k: 3 } }),
+    );
+    expect(single).toEqual(byId);
+    const answer = unwrap(
+      await anonymous.POST('/v1/recommend', {
+        body: { positive: [{ id: 'scene-0' }], negative: [{ id: 'scene-1' }], negativeWeight: 0.5, k: 10 },
+      }),
+    );
+    expect(ids(answer)).not.toContain('scene-0');
+    expect(ids(answer)).not.toContain('scene-1');
+    const { error, response } = await anonymous.POST('/v1/recommend', {
+      body: { positive: [{ id: 'no-such' }] },
+    });
+    expect(response.status).toBe(404);
+    expect(error?.code).toBe('EXAMPLE_NOT_FOUND');
+  });
+
   test('searchByUpload: the multipart helper finds the uploaded item first, with k and filter fields', async () => {
     const { data, error, response } = await anonymous.searchByUpload(dots, { k: 3, filter: 'group:a' });
     expect(error).toBeUndefined();

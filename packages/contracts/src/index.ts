@@ -10,6 +10,7 @@ export {
 } from './catalogue';
 export {
   MAX_K,
+  MAX_EXCLUDE,
   type Filter,
   type SearchOptions,
   type SearchHit,

@@ -3,6 +3,9 @@ import type { Metadata } from './catalogue';
 /** Most results one query may ask for (the index store's bound; servers may set a lower MAX_K). */
 export const MAX_K = 100;
 
+/** Most ids one query may exclude (`SearchOptions.exclude`): a bound on the extra depth it costs. */
+export const MAX_EXCLUDE = 100;
+
 /**
  * Equality per field; an array means any of the values; fields are ANDed. Values compare as strings,
  * so a filter of "2012" matches metadata 2012 (filters usually arrive as query-string text).
@@ -17,6 +20,11 @@ export interface SearchOptions {
   minScore?: number;
   /** Drop a hit whose cosine similarity to a better kept hit is at least this (0 < collapse ≤ 1). */
   collapse?: number;
+  /**
+   * Ids never returned (a multi-example query's own examples), at most MAX_EXCLUDE; unknown ids are
+   * ignored. Excluded in the search itself, so k hits still come back when k others exist.
+   */
+  exclude?: readonly string[];
 }
 
 /** A plain nearest neighbour: `score` is its inner product with the query (cosine for unit vectors). */

@@ -55,6 +55,13 @@ export interface RankedItemInput {
 export interface RankingQuery {
   vector: Float32Array;
   colour?: Float32Array;
+  /**
+   * The query's colour given directly as √p per bin (the Bhattacharyya term is an inner product of
+   * √histograms), used instead of `colour` when present. Entries may be negative: a multi-example
+   * query's mean(√p of positives) − β·mean(√p of negatives) scores a candidate by its colour
+   * similarity to the positives minus β times that to the negatives.
+   */
+  colourRoot?: Float32Array;
 }
 
 /** What query-time ranking reads; without `attachment` (a fake, an old reader) it is plain similarity. */

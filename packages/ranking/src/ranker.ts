@@ -102,10 +102,23 @@ export class LearnedRanker {
     const projection = this.model.lda
       ? normalizedProjection(this.model, query.vector, new Float32Array(this.model.lda.dimensions))
       : null;
-    const colour = query.colour
-      ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
-      : null;
+    const colour = query.colourRoot
+      ? Float32Array.from(query.colourRoot, (root) => root * 255)
+      : query.colour
+        ? Float32Array.from(query.colour, (p) => Math.sqrt(Math.max(0, p)) * 255)
+        : null;
     return this.rerank(candidates, projection, colour, null, k);
+  }
+
+  /**
+   * An item's stored colour histogram as probabilities (the √p bytes squared back), or undefined when
+   * the item has none: what a query built from stored items (a multi-example query) uses as its colour.
+   */
+  colourOf(id: string): Float32Array | undefined {
+    const row = this.items.rowOf(id);
+    const l = this.items.colourDim;
+    if (row === undefined || l === 0 || this.items.hasColour[row] !== 1) return undefined;
+    return Float32Array.from(this.items.colours.subarray(row * l, (row + 1) * l), (b) => (b / 255) ** 2);
   }
 
   /** Re-ranks the candidates of a query by id with the item's stored features and its own labels. */

@@ -179,6 +179,37 @@ describe('ranking state and query-time re-ranking', () => {
     );
   });
 
+  test('colourOf gives an item its stored histogram back; colourRoot (√p, signed) replaces colour', () => {
+    const items = synthetic(120);
+    const plain = new FakeSnapshot(items, deriveRankingAttachments(null, { upserts: items, deletes: [] }));
+    const vectors = new Float32Array(items.length * D);
+    items.forEach((item, i) => vectors.set(item.vector, i * D));
+    const model = fitRankingModel(
+      { dimension: D, vectors, labels: items.map((i) => i.metadata.articleType), snapshotVersion: 1 },
+      config,
+    );
+    const ranked = new FakeSnapshot(
+      items,
+      deriveRankingAttachments(plain, { upserts: [], deletes: [] }, model),
+    );
+    const ranker = LearnedRanker.forSnapshot(ranked)!;
+    // One-hot histograms survive the √p byte quantisation exactly.
+    expect(Array.from(ranker.colourOf('i5')!)).toEqual(Array.from(items[5]!.colour));
+    expect(ranker.colourOf('nope')).toBeUndefined();
+
+    const item = items[0]!;
+    const byColour = rankedSearch(ranked, { vector: item.vector, colour: item.colour }, { k: 10 });
+    // The same colour as √p gives the same answer.
+    const root = Float32Array.from(item.colour, (p) => Math.sqrt(p));
+    expect(rankedSearch(ranked, { vector: item.vector, colourRoot: root }, { k: 10 })).toEqual(byColour);
+    // A signed √p that subtracts the query's own colour pushes that colour down the list.
+    const away = Float32Array.from(item.colour, (p) => -Math.sqrt(p));
+    const sameColour = (hits: SearchHit[]) =>
+      hits.filter((h) => h.metadata.baseColour === item.metadata.baseColour).length;
+    const pushed = rankedSearch(ranked, { vector: item.vector, colourRoot: away }, { k: 10 });
+    expect(sameColour(pushed)).toBeLessThan(sameColour(byColour));
+  });
+
   test('the publish hook follows upserts and deletes and counts label changes towards a refit', () => {
     const items = synthetic(60);
     const vectors = new Float32Array(items.length * D);

@@ -33,6 +33,7 @@ import itemImageRoute from './routes/items/image';
 import listItemsRoute from './routes/items/list';
 import jobRoutes from './routes/jobs/get-job';
 import opsRoutes from './routes/ops/health';
+import recommendRoute from './routes/recommend/recommend';
 import byImageRoute from './routes/similar/by-image';
 import byItemRoute from './routes/similar/by-item';
 import { InferenceQueue } from './search/inference-queue';
@@ -147,6 +148,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   for (const routes of [
     byImageRoute,
     byItemRoute,
+    recommendRoute,
     getItemRoute,
     itemChangeRoutes,
     jobRoutes,

@@ -45,6 +45,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   // a crop box outside the image or under 8×8 source pixels (raised by the embedder once it knows the size)
   INVALID_CROP: 400,
   INVALID_QUERY: 400,
+  // POST /v1/recommend: mean(positive) − β·mean(negative) is (near) zero, no direction to search
+  DEGENERATE_QUERY: 400,
   IMAGE_MISSING: 400,
   IMAGE_REF_INVALID: 400,
   DUPLICATE_ID: 400,
@@ -64,6 +66,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   UNAUTHORIZED: 401,
   // 404
   ITEM_NOT_FOUND: 404,
+  // POST /v1/recommend: example ids not in the index (each listed in `errors`)
+  EXAMPLE_NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   THUMBNAIL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,

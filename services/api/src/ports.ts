@@ -64,6 +64,7 @@ export type SnapshotView = Pick<
   | 'projector'
   | 'builtAt'
   | 'get'
+  | 'vectorOf'
   | 'ids'
   | 'search'
   | 'searchById'

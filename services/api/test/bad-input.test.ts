@@ -8,6 +8,7 @@ import { ContractChecker, hasSharedModels, httpRequest, type HttpResponse } from
 import { eventsBadInputCases } from './routes/events/events.bad-input.cases';
 import { itemsBadInputCases } from './routes/items/items.bad-input.cases';
 import { jobsBadInputCases } from './routes/jobs/jobs.bad-input.cases';
+import { recommendBadInputCases } from './routes/recommend/recommend.bad-input.cases';
 import { similarQueryBadInputCases } from './routes/similar/query.bad-input.cases';
 import { similarUploadBadInputCases } from './routes/similar/upload.bad-input.cases';
 
@@ -26,6 +27,7 @@ describeReal('bad input (real embedder, real HTTP)', () => {
       ...(await itemsBadInputCases(env)),
       ...(await jobsBadInputCases(env)),
       ...(await eventsBadInputCases(env)),
+      ...(await recommendBadInputCases(env)),
     ];
     expect(cases.length).toBeGreaterThanOrEqual(20);
     const outcomes: string[] = [];
@@ -70,5 +72,14 @@ describeReal('bad input (real embedder, real HTTP)', () => {
     expect(results[0]?.score).toBeGreaterThan(0.99);
     const byId = await httpRequest(url, '/v1/items/item-2/similar?k=2');
     expect(byId.statusCode).toBe(200);
+    const recommend = await httpRequest(url, '/v1/recommend', {
+      method: 'POST',
+      json: { positive: [{ imageBase64: good.toString('base64') }], negative: [{ id: 'item-2' }], k: 2 },
+    });
+    expect(recommend.statusCode).toBe(200);
+    expect((recommend.json().results as Array<{ id: string }>).map((r) => r.id)).toEqual([
+      'item-1',
+      'item-3',
+    ]);
   });
 });

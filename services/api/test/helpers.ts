@@ -120,9 +120,17 @@ export class FakeSnapshot implements SnapshotView {
     return this.items.keys();
   }
 
+  vectorOf(id: string): Float32Array | undefined {
+    const vector = this.items.get(id)?.vector;
+    return vector && Float32Array.from(vector);
+  }
+
   search(vector: Float32Array, options: SearchOptions, exclude?: string): SearchHit[] {
+    const excluded = new Set(options.exclude ?? []);
     const hits = [...this.items.values()]
-      .filter((item) => item.id !== exclude && matches(item.metadata, options.filter))
+      .filter(
+        (item) => item.id !== exclude && !excluded.has(item.id) && matches(item.metadata, options.filter),
+      )
       .map((item) => ({ id: item.id, score: dot(vector, item.vector), metadata: item.metadata }))
       .filter((hit) => options.minScore === undefined || hit.score >= options.minScore)
       .sort((a, b) => b.score - a.score);

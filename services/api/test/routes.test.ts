@@ -9,6 +9,7 @@ import { indexRouteTests } from './routes/index/index.routes';
 import { itemsRouteTests } from './routes/items/items.routes';
 import { jobsRouteTests } from './routes/jobs/jobs.routes';
 import { opsRouteTests } from './routes/ops/ops.routes';
+import { recommendRouteTests } from './routes/recommend/recommend.routes';
 import { similarRouteTests } from './routes/similar/similar.routes';
 
 describe('routes over fakes', () => {
@@ -17,6 +18,7 @@ describe('routes over fakes', () => {
   describe('ops', () => opsRouteTests(h));
   describe('index', () => indexRouteTests(h));
   describe('similar', () => similarRouteTests(h));
+  describe('recommend', () => recommendRouteTests(h));
   describe('items', () => itemsRouteTests(h));
   describe('jobs', () => jobsRouteTests(h));
   describe('events', () => eventsRouteTests(h));

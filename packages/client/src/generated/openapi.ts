@@ -46,6 +46,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recommend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Items like these examples and unlike those
+         * @description Multi-example query: 1–10 `positive` and 0–10 `negative` examples, each a catalogue item (`id`) or an image (`imageUrl`, `imageBase64`; all images of a request share one upload’s body limit, and each takes one place in the inference queue). The query vector is q = normalise(mean(positive) − β·mean(negative)) in the served space (β = `negativeWeight`, default 0.25); every example id is left out of the results. One positive `id` and no negative answers exactly what `GET /v1/items/{id}/similar` answers. Unknown example ids are 404 `EXAMPLE_NOT_FOUND` (each in `errors`); examples that cancel out are 400 `DEGENERATE_QUERY`.
+         */
+        post: operations["recommend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/items/{id}": {
         parameters: {
             query?: never;
@@ -679,6 +699,88 @@ export interface components {
              */
             crop?: string;
         };
+        /**
+         * RecommendExample
+         * @description One example: exactly one of `id` (a catalogue item), `imageUrl` or `imageBase64` (an image, which takes one place in the inference queue).
+         * @example {
+         *       "id": "5974"
+         *     }
+         * @example {
+         *       "imageUrl": "https://shop.example.com/p/15970.jpg"
+         *     }
+         */
+        RecommendExample: {
+            /**
+             * @description 1–128 characters from A–Z a–z 0–9 _ . : -
+             * @example sku-15970
+             */
+            id: string;
+        } | {
+            /** @description http(s) URL of an image; private and loopback addresses are refused. */
+            imageUrl: string;
+        } | {
+            /** @description The image bytes, base64 (a `data:image/…;base64,` prefix is allowed). */
+            imageBase64: string;
+        };
+        /**
+         * RecommendRequest
+         * @description "More like these, less like that": catalogue items and/or images to look like and to move away from.
+         * @example {
+         *       "positive": [
+         *         {
+         *           "id": "5974"
+         *         }
+         *       ],
+         *       "negative": [
+         *         {
+         *           "id": "8154"
+         *         }
+         *       ],
+         *       "k": 12
+         *     }
+         * @example {
+         *       "positive": [
+         *         {
+         *           "id": "5974"
+         *         },
+         *         {
+         *           "imageUrl": "https://shop.example.com/p/looks/42.jpg"
+         *         }
+         *       ],
+         *       "negative": [
+         *         {
+         *           "id": "8154"
+         *         }
+         *       ],
+         *       "negativeWeight": 0.5,
+         *       "filter": {
+         *         "gender": "Men"
+         *       }
+         *     }
+         */
+        RecommendRequest: {
+            /** @description Examples to look like (1–10). */
+            positive: components["schemas"]["RecommendExample"][];
+            /** @description Examples to move away from (0–10). */
+            negative?: components["schemas"]["RecommendExample"][];
+            /**
+             * @description β in q = normalise(mean(positive) − β·mean(negative)), 0–2 (default 0.25); 0 ignores the negatives.
+             * @default 0.25
+             */
+            negativeWeight?: number;
+            /**
+             * @description Number of results (1–100; the server may cap it lower with MAX_K).
+             * @default 10
+             */
+            k?: number;
+            filter?: {
+                [key: string]: (string | number) | (string | number)[];
+            } | string;
+            /** @description Drop results whose `similarity` (cosine in the served space, −1…1) is lower. The scale depends on the space: a whitened projection spreads unrelated items around 0, the raw embeddings around 0.5. */
+            minScore?: number;
+            /** @description Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): choose the threshold for the space served. */
+            collapse?: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -980,6 +1082,181 @@ export interface operations {
                     "x-ratelimit-reset": components["headers"]["RateLimitReset"];
                     /** @description Seconds to wait before retrying. */
                     "retry-after": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (INTERNAL); details are in the server log. */
+            default: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recommend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecommendRequest"];
+            };
+        };
+        responses: {
+            /** @description The most similar items, best first. */
+            200: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarResponse"];
+                };
+            };
+            /** @description Bad parameters or body (VALIDATION_FAILED, INVALID_JSON, INVALID_FILTER, …). */
+            400: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong API key (UNAUTHORIZED). */
+            401: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown item or job. */
+            404: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body, upload or image too large (BODY_TOO_LARGE, IMAGE_TOO_LARGE, IMAGE_TOO_MANY_PIXELS, …). */
+            413: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (UNSUPPORTED_MEDIA_TYPE, IMAGE_UNSUPPORTED, SOURCE_NOT_IMAGE, …). */
+            415: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The image cannot be decoded or fetched (IMAGE_CORRUPT, IMAGE_EMPTY, SOURCE_NOT_FOUND, …). */
+            422: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED); see Retry-After. */
+            429: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request line and headers are larger than the server accepts (HEADERS_TOO_LARGE; a very long URL?). */
+            431: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The image URL host failed (SOURCE_HTTP_ERROR, SOURCE_NETWORK_ERROR). */
+            502: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now (NO_SNAPSHOT, QUEUE_UNAVAILABLE, INFERENCE_BUSY, REQUEST_TIMEOUT, …); see Retry-After. */
+            503: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The image URL did not answer in time (SOURCE_TIMEOUT). */
+            504: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {

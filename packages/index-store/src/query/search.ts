@@ -40,6 +40,8 @@ interface QueryPlan {
   options: ValidOptions;
   /** Position of the queried item (excluded from its hits), or -1. */
   exclude: number;
+  /** Positions of the ids in `options.exclude` that exist (never returned either); null without any. */
+  excluded: Set<number> | null;
   /** Positions matching the filter; null without one. */
   allowed: Int32Array | null;
   /** FAISS depth of the first round; 0 = no FAISS (an exact scan, or nothing matches). */
@@ -104,14 +106,20 @@ function planQuery(source: SearchSource, request: SearchRequest): QueryPlan {
     query = source.vectors.subarray(offset, offset + dimension);
     exclude = position;
   }
-  const plan: QueryPlan = { query, options, exclude, allowed: null, fetch: 0, prefetched: null };
+  let excluded: Set<number> | null = null;
+  for (const id of options.exclude) {
+    const position = source.positionOf(id);
+    if (position !== undefined) (excluded ??= new Set()).add(position);
+  }
+  const plan: QueryPlan = { query, options, exclude, excluded, allowed: null, fetch: 0, prefetched: null };
   if (count === 0) return plan;
   plan.allowed = options.filter ? source.matching(options.filter) : null;
   const { allowed } = plan;
   if (allowed && (allowed.length === 0 || allowed.length * SCAN_COST_RATIO <= count)) return plan;
   // Fetch enough that k acceptable hits are expected in the first round; searchFrom widens ×4 when not.
   const selectivity = allowed ? allowed.length / count : 1;
-  const wanted = (options.k + (exclude >= 0 ? 1 : 0)) * (options.collapse !== undefined ? 2 : 1);
+  const skipped = (exclude >= 0 ? 1 : 0) + (excluded?.size ?? 0);
+  const wanted = (options.k + skipped) * (options.collapse !== undefined ? 2 : 1);
   plan.fetch = Math.min(count, Math.ceil((wanted * (allowed ? 1.5 : 1)) / selectivity));
   return plan;
 }
@@ -135,13 +143,13 @@ function faissSearch(source: SearchSource, queries: Float32Array, k: number): Fa
 }
 
 function searchFrom(source: SearchSource, plan: QueryPlan): SearchHit[] {
-  const { query, options, exclude, allowed } = plan;
+  const { query, options, exclude, excluded, allowed } = plan;
   const { count } = source;
   if (count === 0) return [];
   if (allowed && allowed.length === 0) return [];
   const collector = new HitCollector(source, options);
   if (plan.fetch === 0) {
-    scan(source, query, allowed as Int32Array, exclude, collector);
+    scan(source, query, allowed as Int32Array, exclude, excluded, collector);
     return collector.hits;
   }
   let member: Uint8Array | null = null;
@@ -165,7 +173,7 @@ function searchFrom(source: SearchSource, plan: QueryPlan): SearchHit[] {
         if (seen.has(position)) continue;
         seen.add(position);
       } else firstRound.push(position);
-      if (position === exclude || (member && member[position] !== 1)) continue;
+      if (position === exclude || excluded?.has(position) || (member && member[position] !== 1)) continue;
       if (collector.offer(position, distances[i] as number)) return collector.hits;
     }
     if (fetch >= count) break;
@@ -181,6 +189,7 @@ function scan(
   query: Float32Array,
   allowed: Int32Array,
   exclude: number,
+  excluded: Set<number> | null,
   collector: HitCollector,
 ): void {
   const { vectors, dimension } = source;
@@ -196,7 +205,7 @@ function scan(
   );
   for (const i of order) {
     const position = allowed[i] as number;
-    if (position === exclude) continue;
+    if (position === exclude || excluded?.has(position)) continue;
     if (collector.offer(position, scores[i] as number)) return;
   }
 }

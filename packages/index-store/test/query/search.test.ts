@@ -115,4 +115,44 @@ describe('snapshot search (real faiss, real files)', () => {
     expect(snapshot.search(base, { k: 10, minScore: 2 })).toEqual([]);
     await writer.close();
   });
+  it('never returns excluded ids and still fills k, by vector or by id, filtered (scan) or not (faiss)', async () => {
+    const dimension = 16;
+    const random = rng(5);
+    const writer = await SnapshotWriter.open({ dataDir: data.dir, model: modelOf(dimension) });
+    const vectors = Array.from({ length: 400 }, () => unitVector(random, dimension));
+    await writer.publish({
+      upserts: vectors.map((v, i) => item(`p${i}`, v, { half: i % 5 === 0 ? 'even' : 'odd' })),
+      deletes: [],
+    });
+    const snapshot = (await writer.latest()) as Snapshot;
+    const query = vectors[0] as Float32Array;
+    const plain = snapshot.search(query, { k: 10 }).map((h) => h.id);
+    // Exclude the five best (p0 itself among them) and an unknown id: the next ten come back.
+    const exclude = [...plain.slice(0, 5), 'not-there'];
+    const excluded = snapshot.search(query, { k: 10, exclude }).map((h) => h.id);
+    expect(excluded).toEqual(
+      snapshot
+        .search(query, { k: 15 })
+        .map((h) => h.id)
+        .slice(5, 15),
+    );
+    // By id: the item itself and the excluded ones are both left out.
+    const byId = snapshot.searchById('p0', { k: 10, exclude: plain.slice(1, 3) }).map((h) => h.id);
+    expect(byId).toHaveLength(10);
+    expect(byId).not.toContain('p0');
+    expect(byId.slice(0, 2)).toEqual(plain.slice(3, 5));
+    // A small filtered subset (80 of 400) is scanned exactly rather than searched by faiss: same rule.
+    const evens = snapshot.search(query, { k: 10, filter: { half: 'even' } }).map((h) => h.id);
+    const evensExcluded = snapshot
+      .search(query, { k: 5, filter: { half: 'even' }, exclude: evens.slice(0, 3) })
+      .map((h) => h.id);
+    expect(evensExcluded).toEqual(evens.slice(3, 8));
+    expect(() =>
+      snapshot.search(query, { k: 1, exclude: Array.from({ length: 101 }, (_, i) => `p${i}`) }),
+    ).toThrow(InvalidQueryError);
+    expect(() => snapshot.search(query, { k: 1, exclude: [3 as unknown as string] })).toThrow(
+      InvalidQueryError,
+    );
+    await writer.close();
+  });
 });

@@ -1,14 +1,23 @@
 import { sameModel } from '@lookalike/contracts';
 import { CropError, checkCrop } from '@lookalike/embedder';
 import { newQueryId } from '@lookalike/events';
-import { rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
+import { LearnedRanker, rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import type { ApiConfig } from '../config';
 import { requireSnapshot } from '../context';
 import { ApiError } from '../errors';
 import type { ApiMetrics } from '../plugins/metrics';
-import type { ApiDeps, Crop, QueryEmbedding, RankedHit, SearchOptions, SnapshotView } from '../ports';
+import type {
+  ApiDeps,
+  Crop,
+  ImageRef,
+  QueryEmbedding,
+  RankedHit,
+  SearchOptions,
+  SnapshotView,
+} from '../ports';
 import { checkFilterFields, parseFilter } from './filter';
 import type { Admission, InferenceQueue } from './inference-queue';
+import { DEFAULT_NEGATIVE_WEIGHT, DegenerateQueryError, colourQuery, rocchioQuery } from './rocchio';
 import { SearchBatcher } from './search-batcher';
 
 /** The search options of a request as clients send them (query string or body). */
@@ -53,6 +62,44 @@ export function parseCrop(value: Crop | string | undefined, path: string): Crop 
     });
   }
   return crop;
+}
+
+/** One example of a multi-example query: a catalogue item, or an image to embed. */
+export type Example = { id: string } | { imageUrl: string } | { imageBase64: string };
+
+/** A multi-example query as the route hands it over (schema-checked: 1–10 positives, 0–10 negatives). */
+export interface RecommendParams extends QueryParams {
+  positive: readonly Example[];
+  negative?: readonly Example[] | undefined;
+  negativeWeight?: number | undefined;
+}
+
+/** An example of a request and where it sits in the body (for errors). */
+interface PlacedExample {
+  list: 'positive' | 'negative';
+  index: number;
+  example: Example;
+}
+
+/**
+ * 404 EXAMPLE_NOT_FOUND when an example id is not in `snapshot`: every missing id, each in `errors`
+ * with its place in the body, so a client can drop them all at once.
+ */
+function checkExamplesExist(snapshot: SnapshotView, examples: readonly PlacedExample[], where: string): void {
+  const missing = examples.filter(({ example }) => 'id' in example && snapshot.get(example.id) === undefined);
+  if (missing.length === 0) return;
+  const ids = missing.map(({ example }) => JSON.stringify((example as { id: string }).id));
+  throw new ApiError(
+    'EXAMPLE_NOT_FOUND',
+    `No item with id ${ids.join(', ')} in the index (version ${snapshot.version})`,
+    {
+      details: { ids: missing.map(({ example }) => (example as { id: string }).id) },
+      fieldErrors: missing.map(({ list, index, example }) => ({
+        path: `${where}/${list}/${index}/id`,
+        message: `no item "${(example as { id: string }).id}" in the index`,
+      })),
+    },
+  );
 }
 
 export interface SimilarAnswer {
@@ -133,13 +180,7 @@ export class SearchService {
     const embedding = await admission.run(() => this.embed(image, query.crop), signal);
     // The newest snapshot after inference: a reload may have happened meanwhile.
     const live = requireSnapshot(this.deps);
-    if (!sameModel(embedding.model, live.model)) {
-      throw new ApiError(
-        'MODEL_MISMATCH',
-        `The index was built with ${live.model.id} but this server embeds with ${embedding.model.id}`,
-        { permanent: false },
-      );
-    }
+    this.checkModel(embedding, live);
     this.checkFields(query, live);
     const end = this.metrics.queryDuration.startTimer({ kind: 'image' });
     const served = servedQuery(live, embedding);
@@ -156,6 +197,127 @@ export class SearchService {
     const snapshot = requireSnapshot(this.deps);
     const parsed = this.parse(query, where);
     this.checkFields(parsed, snapshot);
+    return this.byItemOn(snapshot, id, parsed);
+  }
+
+  /**
+   * "More like these, less like that" (POST /v1/recommend): q = normalise(mean(positive) −
+   * β·mean(negative)) in the served space (rocchio.ts), searched like an image query (labels voted by
+   * the neighbours), the learned ranking's colour term given the same arithmetic on the examples'
+   * √colour histograms (colourQuery), every example id excluded from the results.
+   *
+   * One positive id and no negative is answered by the by-id path itself (byItemOn): the same results,
+   * order and scores as GET /v1/items/{id}/similar, including the learned ranking's use of the item's
+   * own labels — a deliberate equivalence, not a coincidence of arithmetic.
+   *
+   * Ids are checked (404 EXAMPLE_NOT_FOUND) before any image is fetched or embedded. Images are fetched,
+   * then each takes its own place in the inference queue (`admit`, released when the response ends) and
+   * is embedded like POST /v1/similar. Every vector is then read from ONE snapshot, the newest after
+   * inference: ids' stored vectors and the images projected with that snapshot's own projection, so a
+   * hot swap during inference never mixes two served spaces in one query.
+   */
+  async recommend(
+    params: RecommendParams,
+    admit: () => Admission,
+    signal?: AbortSignal,
+  ): Promise<SimilarAnswer> {
+    const where = '/body';
+    const parsed = this.parse(params, where);
+    const beta = params.negativeWeight ?? DEFAULT_NEGATIVE_WEIGHT;
+    const placed = (list: 'positive' | 'negative', examples: readonly Example[]): PlacedExample[] =>
+      examples.map((example, index) => ({ list, index, example }));
+    const examples = [...placed('positive', params.positive), ...placed('negative', params.negative ?? [])];
+    const first = requireSnapshot(this.deps);
+    this.checkFields(parsed, first);
+    checkExamplesExist(first, examples, where);
+
+    const only = params.positive[0];
+    if (params.positive.length === 1 && examples.length === 1 && only && 'id' in only)
+      return this.byItemOn(first, only.id, parsed);
+
+    // Images: all bytes first (fetched, decoded from base64), then one admission each, then inference.
+    const imageExamples = examples.filter(({ example }) => !('id' in example));
+    const bytes = await Promise.all(
+      imageExamples.map(({ example }) => this.deps.images.load(example as ImageRef, signal)),
+    );
+    const admissions: Admission[] = [];
+    try {
+      for (let i = 0; i < bytes.length; i++) admissions.push(admit());
+    } catch (err) {
+      // Not all of them fit: give back the places taken (release is idempotent).
+      for (const admission of admissions) admission.release();
+      throw err;
+    }
+    const embeddings = await Promise.all(
+      bytes.map((image, i) => (admissions[i] as Admission).run(() => this.embed(image, undefined), signal)),
+    );
+
+    // From here on one snapshot answers: the newest, a reload may have happened during inference.
+    const live = embeddings.length > 0 ? requireSnapshot(this.deps) : first;
+    for (const embedding of embeddings) this.checkModel(embedding, live);
+    if (live !== first) {
+      this.checkFields(parsed, live);
+      checkExamplesExist(live, examples, where);
+    }
+    const ranker = LearnedRanker.forSnapshot(live);
+    const embeddingOf = new Map(imageExamples.map((placed, i) => [placed, embeddings[i] as QueryEmbedding]));
+    const resolved = examples.map((placed) => {
+      const { example } = placed;
+      if ('id' in example) {
+        const vector = live.vectorOf(example.id);
+        if (!vector) throw new Error(`item ${example.id} has no vector in version ${live.version}`);
+        return { list: placed.list, vector, colour: ranker?.colourOf(example.id) };
+      }
+      const served = servedQuery(live, embeddingOf.get(placed) as QueryEmbedding);
+      return { list: placed.list, vector: served.vector, colour: served.colour };
+    });
+    const positives = resolved.filter((r) => r.list === 'positive');
+    const negatives = resolved.filter((r) => r.list === 'negative');
+
+    let vector: Float32Array;
+    try {
+      vector = rocchioQuery(
+        positives.map((r) => r.vector),
+        negatives.map((r) => r.vector),
+        beta,
+      );
+    } catch (err) {
+      if (!(err instanceof DegenerateQueryError)) throw err;
+      throw new ApiError('DEGENERATE_QUERY', `Nothing left to search with: ${err.message}`, {
+        fieldErrors: [{ path: `${where}/negativeWeight`, message: 'the examples cancel out; lower it' }],
+      });
+    }
+    const colourRoot = colourQuery(
+      positives.map((r) => r.colour),
+      negatives.map((r) => r.colour),
+      beta,
+    );
+    const exclude = [...new Set(examples.flatMap(({ example }) => ('id' in example ? [example.id] : [])))];
+    const options: SearchOptions = exclude.length > 0 ? { ...parsed.options, exclude } : parsed.options;
+    const end = this.metrics.queryDuration.startTimer({ kind: 'recommend' });
+    const results = await rankedSearchWith(
+      live,
+      colourRoot ? { vector, colourRoot } : { vector },
+      options,
+      (candidates) => this.batcher.search(live, { vector, options: candidates }),
+    );
+    end();
+    return { indexVersion: live.version, model: live.model.id, results };
+  }
+
+  /** MODEL_MISMATCH (503, retried) when an embedding is not of the model `snapshot` was built with. */
+  private checkModel(embedding: QueryEmbedding, snapshot: SnapshotView): void {
+    if (!sameModel(embedding.model, snapshot.model)) {
+      throw new ApiError(
+        'MODEL_MISMATCH',
+        `The index was built with ${snapshot.model.id} but this server embeds with ${embedding.model.id}`,
+        { permanent: false },
+      );
+    }
+  }
+
+  /** byItem on a given snapshot, with options already parsed and checked against it. */
+  private async byItemOn(snapshot: SnapshotView, id: string, parsed: ParsedQuery): Promise<SimilarAnswer> {
     const end = this.metrics.queryDuration.startTimer({ kind: 'item' });
     const results = await rankedSearchByIdWith(snapshot, id, parsed.options, (candidates) =>
       this.batcher.search(snapshot, { id, options: candidates }),
