@@ -11,6 +11,11 @@
  * results with a visible focus ring and Enter follows the link and emits lookalike-click; the upload
  * variant searches by a generated photo; a shop on an allowed origin gets results, one on another
  * origin a polite message and a lookalike-error event; with the API stopped, a polite message too.
+ * Shopper events (the API runs with EVENTS_KEY): with events="on" each shown list is one POST of
+ * impressions and each click one more, read back from the Redis stream `<prefix>:events` (positions,
+ * context, one session per tab), on the example page and from the allowed shop (CORS, keepalive across
+ * the click's navigation); without the attribute nothing is posted; a wrong key is a lookalike-error
+ * EVENTS_FAILED without a retry, a 503 one retry with the same eventIds.
  * Screenshots go to artifacts/widget/ (gitignored; CI may keep them); the test asserts layout facts,
  * never pixels.
  *
@@ -21,6 +26,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { eventKeys, parseStreamEntry, QUERY_ID_PATTERN, type StoredEvent } from '@lookalike/events';
+import { Redis } from 'ioredis';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
@@ -54,6 +61,9 @@ const WIDGET_BUNDLE = path.join(repoRoot, 'packages/widget/dist/lookalike.js');
 const AXE_SOURCE = path.join(path.dirname(require.resolve('axe-core')), 'axe.min.js');
 const ITEMS = 24;
 const K = 8;
+/** The API's EVENTS_KEY: what a shop page gives the widget as events-key (public by design). */
+const EVENTS_KEY = 'widget-test-events-key-0123456789';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const VIEWPORTS = [
   { name: 'desktop', width: 1366, height: 900 },
   { name: 'phone', width: 390, height: 844 },
@@ -122,6 +132,14 @@ const READ_WIDGET = `(selector) => {
   };
 }`;
 
+/** A drawn "photo" (sharp), nothing from the catalogue: a blue shirt-ish shape on white. */
+async function drawnPhoto(): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="320">
+    <rect width="240" height="320" fill="#fff"/><path d="M40 60 L90 30 L150 30 L200 60 L180 110 L170 100
+    L170 300 L70 300 L70 100 L60 110 Z" fill="#1f4e9c"/></svg>`;
+  return sharp(Buffer.from(svg)).jpeg().toBuffer();
+}
+
 function widgetState(page: Page, selector: string): Promise<WidgetState> {
   return page.evaluate(`(${READ_WIDGET})(${JSON.stringify(selector)})`) as Promise<WidgetState>;
 }
@@ -183,11 +201,16 @@ async function startShop(api: () => string): Promise<Shop> {
       return html(`</head><body><main><h1 id="product">Product ${product[1]}</h1></main></body></html>`);
     const item = url.searchParams.get('item') ?? '';
     if (url.pathname === '/embed.html') {
-      // No api attribute: the widget talks to the API it was loaded from.
+      // No api attribute: the widget talks to the API it was loaded from. ?events= and ?events-key=
+      // become the widget's attributes of the same names (shopper events).
+      const events = ['events', 'events-key']
+        .filter((name) => /^[A-Za-z0-9_.:-]+$/.test(url.searchParams.get(name) ?? ''))
+        .map((name) => ` ${name}="${url.searchParams.get(name)}"`)
+        .join('');
       return html(
         `<script type="module" src="${api()}/widget/lookalike.js"></script></head><body><main><h1>Shop</h1>` +
-          `<lookalike-similar id="w" item-id="${item}" k="${K}" price-field="price" currency="EUR"></lookalike-similar>` +
-          `</main></body></html>`,
+          `<lookalike-similar id="w" item-id="${item}" k="${K}" price-field="price" currency="EUR"${events}>` +
+          `</lookalike-similar></main></body></html>`,
       );
     }
     if (url.pathname === '/self-hosted.html') {
@@ -222,6 +245,7 @@ async function startShop(api: () => string): Promise<Shop> {
   let allowed: Shop;
   let refused: Shop;
   let titles: Map<string, string>;
+  let redis: Redis;
   const events: Recorded[] = [];
   /** Uncaught exceptions in any page: the widget must never throw, whatever the API does. */
   const pageErrors: string[] = [];
@@ -242,6 +266,42 @@ async function startShop(api: () => string): Promise<Shop> {
     return { page, context };
   }
 
+  /** The shopper events in the API's stream (`<prefix>:events`), oldest first; `session` keeps one session's. */
+  async function storedEvents(session?: string): Promise<StoredEvent[]> {
+    const raw = (await redis.xrange(eventKeys(prefix).stream, '-', '+')) as Array<[string, string[]]>;
+    return raw
+      .map(([id, fields]) => parseStreamEntry(id, fields))
+      .filter((event): event is StoredEvent => event !== null)
+      .filter((event) => session === undefined || event.sessionId === session);
+  }
+
+  /** Waits until `pick` finds `count` events in the stream (no more), and returns them. */
+  function eventsStored(
+    pick: (event: StoredEvent) => boolean,
+    count: number,
+    description: string,
+  ): Promise<StoredEvent[]> {
+    return pollUntil(
+      async () => {
+        const found = (await storedEvents()).filter(pick);
+        if (found.length > count) throw new Error(`${description}: ${found.length} events, not ${count}`);
+        return found.length === count ? found : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description },
+    );
+  }
+
+  /** The bodies of the page's POST /v1/events requests, as they are made. */
+  function eventPosts(page: Page): Array<{ events: Array<Record<string, unknown>> }> {
+    const posts: Array<{ events: Array<Record<string, unknown>> }> = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/v1/events') {
+        posts.push(JSON.parse(request.postData() ?? '{}') as { events: Array<Record<string, unknown>> });
+      }
+    });
+    return posts;
+  }
+
   async function apiSimilar(id: string): Promise<string[]> {
     const answer = (await (await fetch(`${api.url}/v1/items/${id}/similar?k=${K}`)).json()) as {
       results: Array<{ id: string }>;
@@ -254,6 +314,7 @@ async function startShop(api: () => string): Promise<Shop> {
       throw new Error(`Chromium is required here but missing at ${CHROMIUM}: run scripts/setup.sh --browser`);
     }
     rmSync(ARTIFACTS, { recursive: true, force: true });
+    redis = new Redis(sharedRedisUrl, { maxRetriesPerRequest: 1 });
     mkdirSync(ARTIFACTS, { recursive: true });
     const apiUrl = () => api.url;
     [allowed, refused] = await Promise.all([startShop(apiUrl), startShop(apiUrl)]);
@@ -274,7 +335,8 @@ async function startShop(api: () => string): Promise<Shop> {
           dataDir: data.dir,
           // Only the first shop may call the API from its pages; the second is refused by the browser.
           // No rate limit: two viewports of thumbnails are many requests from one IP in a minute.
-          extra: { CORS_ORIGINS: allowed.origin, RATE_LIMIT_MAX: '0' },
+          // EVENTS_KEY: shopper events need it (the widget's events-key).
+          extra: { CORS_ORIGINS: allowed.origin, RATE_LIMIT_MAX: '0', EVENTS_KEY },
         }),
       ),
       chromium.launch({
@@ -326,6 +388,7 @@ async function startShop(api: () => string): Promise<Shop> {
     await killAllProcesses();
     await Promise.all([allowed, refused].map((shop) => shop && new Promise((r) => shop.server.close(r))));
     await deleteQueueKeys(sharedRedisUrl, prefix);
+    redis?.disconnect();
     data.remove();
   });
 
@@ -463,6 +526,7 @@ async function startShop(api: () => string): Promise<Shop> {
         expect(click.detail).toEqual({
           source: 'item',
           itemId: productId,
+          queryId: expect.stringMatching(QUERY_ID_PATTERN),
           id: first.id,
           position: 1,
           url: `${allowed.origin}/product/${first.id}`,
@@ -473,11 +537,7 @@ async function startShop(api: () => string): Promise<Shop> {
         await page.goto(`${api.url}/examples/shop.html?item=${productId}`);
         await settled(page, '#similar', 'results');
         events.length = 0;
-        // A drawn "photo" (sharp), nothing from the catalogue: a blue shirt-ish shape on white.
-        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="320">
-          <rect width="240" height="320" fill="#fff"/><path d="M40 60 L90 30 L150 30 L200 60 L180 110 L170 100
-          L170 300 L70 300 L70 100 L60 110 Z" fill="#1f4e9c"/></svg>`;
-        const photo = await sharp(Buffer.from(svg)).jpeg().toBuffer();
+        const photo = await drawnPhoto();
         await page.setInputFiles('#by-photo input[type=file]', {
           name: 'look.jpg',
           mimeType: 'image/jpeg',
@@ -648,6 +708,180 @@ async function startShop(api: () => string): Promise<Shop> {
     } finally {
       await context.close();
       await keyed.process.stop();
+    }
+  });
+
+  test('events="on": one batch of impressions per list (sourceItemId, or the upload\'s queryId) and clicks reach the event stream; without it nothing is posted', async () => {
+    // Every test before this one showed results without the events attribute: nothing was posted.
+    expect(await storedEvents()).toEqual([]);
+    const { page, context } = await openPage({ width: 1366, height: 900 });
+    const posts = eventPosts(page);
+    try {
+      events.length = 0;
+      await page.goto(`${api.url}/examples/shop.html?item=${productId}`);
+      await settled(page, '#similar', 'results');
+      await pollUntil(async () => events.find((e) => e.type === 'lookalike-impression'), {
+        timeoutMs: 5000,
+        description: 'the impression event of the page without events',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(posts).toEqual([]);
+      expect(await storedEvents()).toEqual([]);
+
+      // The example page turns events on with ?events=on&events-key=<EVENTS_KEY>.
+      events.length = 0;
+      await page.goto(`${api.url}/examples/shop.html?item=${productId}&events=on&events-key=${EVENTS_KEY}`);
+      const shown = await settled(page, '#similar', 'results');
+      const session = (await page.evaluate(`sessionStorage.getItem('lookalike-session')`)) as string;
+      expect(session).toMatch(UUID);
+      const impressions = await eventsStored(
+        (e) => e.type === 'impression' && 'sourceItemId' in e.context,
+        K,
+        'the impressions of the list',
+      );
+      // Stored in the batch's order: the items as shown, positions 0..k-1, one session, fresh ids.
+      expect(impressions.map((e) => [e.itemId, e.position])).toEqual(
+        shown.items.map((item, index) => [item.id, index]),
+      );
+      for (const e of impressions) {
+        expect(e).toMatchObject({ context: { sourceItemId: productId }, sessionId: session });
+        expect(e.eventId).toMatch(UUID);
+        expect(Math.abs(Date.parse(e.timestamp) - Date.now())).toBeLessThan(60_000);
+      }
+      expect(new Set(impressions.map((e) => e.eventId)).size).toBe(K);
+      expect(posts).toHaveLength(1);
+      expect(posts[0]!.events).toHaveLength(K);
+
+      // The upload variant names its list by the answer's queryId (also in its impression event).
+      await page.setInputFiles('#by-photo input[type=file]', {
+        name: 'look.jpg',
+        mimeType: 'image/jpeg',
+        buffer: await drawnPhoto(),
+      });
+      const byPhoto = await settled(page, '#by-photo', 'results');
+      const uploadImpression = await pollUntil(
+        async () => events.find((e) => e.type === 'lookalike-impression' && e.detail.source === 'upload'),
+        { timeoutMs: 5000, description: 'the upload impression event' },
+      );
+      const queryId = uploadImpression.detail.queryId as string;
+      expect(queryId).toMatch(QUERY_ID_PATTERN);
+      const uploadEvents = await eventsStored(
+        (e) => 'queryId' in e.context,
+        byPhoto.items.length,
+        'the impressions of the upload list',
+      );
+      expect(uploadEvents.map((e) => [e.type, e.itemId, e.position, e.context, e.sessionId])).toEqual(
+        byPhoto.items.map((item, index) => ['impression', item.id, index, { queryId }, session]),
+      );
+
+      // A click (the third result): its position, though it navigates away at once (keepalive).
+      const third = shown.items[2]!;
+      await Promise.all([
+        page.waitForURL(`${allowed.origin}/product/${third.id}`),
+        page.locator('#similar a.card').nth(2).click(),
+      ]);
+      const [click] = await eventsStored((e) => e.type === 'click', 1, 'the click');
+      expect(click).toMatchObject({
+        itemId: third.id,
+        context: { sourceItemId: productId },
+        position: 2,
+        sessionId: session,
+      });
+      // Back on the shop in the same tab: the same session (sessionStorage), a new list.
+      await page.goto(`${api.url}/examples/shop.html?item=${third.id}&events=on&events-key=${EVENTS_KEY}`);
+      await eventsStored(
+        (e) => e.type === 'impression' && 'sourceItemId' in e.context && e.context.sourceItemId === third.id,
+        K,
+        'the impressions of the next page',
+      );
+      expect(new Set((await storedEvents()).map((e) => e.sessionId))).toEqual(new Set([session]));
+      expect(events.filter((e) => e.type === 'lookalike-error')).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('events from a shop on another origin (CORS, events-key): impressions, and a click that survives its navigation', async () => {
+    const earlier = new Set((await storedEvents()).map((e) => e.sessionId));
+    const { page, context } = await openPage({ width: 1366, height: 900 });
+    try {
+      events.length = 0;
+      await page.goto(`${allowed.origin}/embed.html?item=${productId}&events=on&events-key=${EVENTS_KEY}`);
+      const shown = await settled(page, '#w', 'results');
+      const session = (await page.evaluate(`sessionStorage.getItem('lookalike-session')`)) as string;
+      expect(session).toMatch(UUID);
+      // A new browser session, a new token: nothing links it to the earlier test's session.
+      expect(earlier.size).toBe(1);
+      expect(earlier.has(session)).toBe(false);
+      const mine = (e: StoredEvent) => e.sessionId === session;
+      const impressions = await eventsStored((e) => mine(e) && e.type === 'impression', K, 'the impressions');
+      expect(impressions.map((e) => [e.itemId, e.position, e.context])).toEqual(
+        shown.items.map((item, index) => [item.id, index, { sourceItemId: productId }]),
+      );
+      const last = shown.items[K - 1]!;
+      await Promise.all([
+        page.waitForURL(`${allowed.origin}/product/${last.id}`),
+        page
+          .locator('#w a.card')
+          .nth(K - 1)
+          .click(),
+      ]);
+      const [click] = await eventsStored((e) => mine(e) && e.type === 'click', 1, 'the click');
+      expect(click).toMatchObject({ itemId: last.id, position: K - 1, context: { sourceItemId: productId } });
+      expect(events.filter((e) => e.type === 'lookalike-error')).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('events failures never break the page: a wrong key is lookalike-error EVENTS_FAILED (no retry); a 503 is retried once with the same eventIds', async () => {
+    const { page, context } = await openPage({ width: 1366, height: 900 });
+    const posts = eventPosts(page);
+    try {
+      events.length = 0;
+      const before = (await storedEvents()).length;
+      await page.goto(
+        `${api.url}/examples/shop.html?item=${productId}&events=on&events-key=not-the-events-key`,
+      );
+      const shown = await settled(page, '#similar', 'results');
+      const failed = await pollUntil(
+        async () => events.find((e) => e.type === 'lookalike-error' && e.detail.code === 'EVENTS_FAILED'),
+        { timeoutMs: 10_000, description: 'the EVENTS_FAILED error' },
+      );
+      expect(failed.detail).toMatchObject({ source: 'item', itemId: productId, status: 401 });
+      expect(shown.items).toHaveLength(K);
+      expect((await widgetState(page, '#similar')).state).not.toBe('error');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(posts).toHaveLength(1); // a 401 is not retried
+      expect((await storedEvents()).length).toBe(before);
+
+      // The first POST answers 503 (the API's answer while Redis is down); the retry goes through.
+      let refusedOnce = false;
+      await page.route('**/v1/events', async (route) => {
+        if (refusedOnce) return route.continue();
+        refusedOnce = true;
+        await route.fulfill({
+          status: 503,
+          headers: { 'content-type': 'application/problem+json', 'retry-after': '1' },
+          body: JSON.stringify({ code: 'QUEUE_UNAVAILABLE' }),
+        });
+      });
+      posts.length = 0;
+      events.length = 0;
+      await page.goto(`${api.url}/examples/shop.html?item=${productId}&events=on&events-key=${EVENTS_KEY}`);
+      await settled(page, '#similar', 'results');
+      const session = (await page.evaluate(`sessionStorage.getItem('lookalike-session')`)) as string;
+      await eventsStored((e) => e.sessionId === session, K, 'the impressions, stored once');
+      expect(posts).toHaveLength(2);
+      expect(posts[1]).toEqual(posts[0]);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect((await storedEvents(session)).length).toBe(K);
+      expect(events.filter((e) => e.type === 'lookalike-error')).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
     }
   });
 

@@ -10,6 +10,8 @@ export interface Hit {
 
 export interface Results {
   indexVersion: number | null;
+  /** The list's id (`queryId` of the answer): the context of shopper events about it; null if absent. */
+  queryId: string | null;
   results: Hit[];
 }
 
@@ -64,7 +66,7 @@ async function results(response: Response): Promise<Results> {
       typeof problem.detail === 'string' ? problem.detail : response.statusText,
     );
   }
-  const answer = body as { results?: unknown; indexVersion?: unknown } | null;
+  const answer = body as { results?: unknown; indexVersion?: unknown; queryId?: unknown } | null;
   if (!answer || !Array.isArray(answer.results)) {
     throw new WidgetError(
       response.status,
@@ -74,6 +76,7 @@ async function results(response: Response): Promise<Results> {
   }
   return {
     indexVersion: typeof answer.indexVersion === 'number' ? answer.indexVersion : null,
+    queryId: typeof answer.queryId === 'string' ? answer.queryId : null,
     results: answer.results as Hit[],
   };
 }

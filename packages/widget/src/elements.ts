@@ -12,6 +12,7 @@ import {
   type Endpoint,
   type Results,
 } from './api';
+import { eventsEndpoint, postEvents, shopperEvents, type EventContext, type ShopperEvent } from './events';
 import { clampK, toCard, type Card, type FieldMap } from './format';
 import { CSS } from './styles';
 
@@ -26,6 +27,8 @@ export interface ImpressionDetail {
   /** The item the results are similar to (`item-id`); null for a photo. */
   itemId: string | null;
   indexVersion: number | null;
+  /** The list's `queryId` (the API's answer), for a shop posting its own events about it; null if absent. */
+  queryId: string | null;
   results: Array<{ id: string; position: number }>;
 }
 
@@ -33,19 +36,24 @@ export interface ImpressionDetail {
 export interface ClickDetail {
   source: Source;
   itemId: string | null;
+  /** The `queryId` of the list the result was in (see ImpressionDetail). */
+  queryId: string | null;
   id: string;
   /** 1-based, as shown. */
   position: number;
   url: string | null;
 }
 
-/** `lookalike-error`: the search failed; the widget shows a short message itself. */
+/**
+ * `lookalike-error`: the search failed (the widget shows a short message itself), or, with code
+ * EVENTS_FAILED, posting shopper events did (nothing is shown: the results stay).
+ */
 export interface ErrorDetail {
   source: Source;
   itemId: string | null;
   /** HTTP status, or null when no answer reached the page (API down, or its origin not allowed). */
   status: number | null;
-  /** The API's problem code, or NETWORK / BAD_RESPONSE. */
+  /** The API's problem code, or NETWORK / BAD_RESPONSE; EVENTS_FAILED for shopper events not recorded. */
   code: string;
   message: string;
 }
@@ -62,6 +70,15 @@ const sheet = (() => {
 })();
 
 let instances = 0;
+
+/** What a rendered list's cards need to know about it. */
+interface ListInfo {
+  endpoint: Endpoint;
+  itemId: string | null;
+  queryId: string | null;
+  /** Null: the list cannot be named to the events API (an upload answer without a queryId). */
+  context: EventContext | null;
+}
 
 abstract class SimilarBase extends HTMLElement {
   static readonly common = [
@@ -163,6 +180,56 @@ abstract class SimilarBase extends HTMLElement {
     return null;
   }
 
+  /**
+   * Shopper events are posted only with the `events` attribute (`events="on"`; `off`, `false` or
+   * `0` is the same as none): nothing leaves the page by default.
+   */
+  private get eventsEnabled(): boolean {
+    const value = this.getAttribute('events');
+    return value !== null && !['off', 'false', '0', 'no'].includes(value.trim().toLowerCase());
+  }
+
+  /** The list shopper events name: by its source item, or by the answer's queryId (null: none to name). */
+  protected abstract eventContext(itemId: string | null, queryId: string | null): EventContext | null;
+
+  /**
+   * Posts shopper events when enabled, without ever failing the page: a failure (after at most one
+   * retry) becomes a lookalike-error with code EVENTS_FAILED.
+   */
+  private record(
+    endpoint: Endpoint,
+    itemId: string | null,
+    type: ShopperEvent['type'],
+    context: EventContext | null,
+    items: ReadonlyArray<{ itemId: string; position: number }>,
+  ): void {
+    if (!this.eventsEnabled || !context || items.length === 0) return;
+    let target: ReturnType<typeof eventsEndpoint>;
+    let events: ShopperEvent[];
+    try {
+      target = eventsEndpoint(endpoint, this.getAttribute('events-key'));
+      events = shopperEvents(type, context, items);
+    } catch (error) {
+      return this.eventsFailed(error, itemId);
+    }
+    // keepalive for clicks: a click starts a navigation, and its request must outlive the page that
+    // sent it. Not for impressions: a batch of 100 is ~30 kB, and keepalive bodies share a 64 kB quota.
+    postEvents(target, events, { keepalive: type === 'click' }).catch((error: unknown) =>
+      this.eventsFailed(error, itemId),
+    );
+  }
+
+  private eventsFailed(error: unknown, itemId: string | null): void {
+    const problem = error instanceof WidgetError ? error : null;
+    this.emit<ErrorDetail>('lookalike-error', {
+      source: this.source,
+      itemId,
+      status: problem?.status ?? null,
+      code: 'EVENTS_FAILED',
+      message: problem?.message ?? String((error as Error | undefined)?.message ?? error),
+    });
+  }
+
   private get fields(): FieldMap {
     return {
       titleField: this.getAttribute('title-field') || 'productDisplayName',
@@ -226,9 +293,13 @@ abstract class SimilarBase extends HTMLElement {
     this.releaseImages();
     const fields = this.fields;
     const cards = answer.results.map((hit) => toCard(hit.id, hit.metadata ?? {}, fields));
-    this.list.replaceChildren(
-      ...cards.map((card, index) => this.cardElement(card, index + 1, endpoint, signal)),
-    );
+    const list: ListInfo = {
+      endpoint,
+      itemId,
+      queryId: answer.queryId,
+      context: this.eventContext(itemId, answer.queryId),
+    };
+    this.list.replaceChildren(...cards.map((card, index) => this.cardElement(card, index, list, signal)));
     this.setStatus(
       cards.length === 0
         ? 'No similar items found.'
@@ -240,11 +311,22 @@ abstract class SimilarBase extends HTMLElement {
       source: this.source,
       itemId,
       indexVersion: answer.indexVersion,
+      queryId: answer.queryId,
       results: cards.map((card, index) => ({ id: card.id, position: index + 1 })),
     });
+    // One batch per rendered list; the API's positions are zero-based.
+    this.record(
+      endpoint,
+      itemId,
+      'impression',
+      list.context,
+      cards.map((card, index) => ({ itemId: card.id, position: index })),
+    );
   }
 
-  private cardElement(card: Card, position: number, endpoint: Endpoint, signal: AbortSignal): HTMLLIElement {
+  /** One result card; `index` is its zero-based position in the list. */
+  private cardElement(card: Card, index: number, list: ListInfo, signal: AbortSignal): HTMLLIElement {
+    const { endpoint } = list;
     const li = document.createElement('li');
     li.setAttribute('part', 'item');
     li.dataset.id = card.id;
@@ -286,14 +368,16 @@ abstract class SimilarBase extends HTMLElement {
     }
     if (box instanceof HTMLAnchorElement && card.url) {
       box.href = card.url;
-      const itemId = this.itemId;
+      const { itemId, queryId } = list;
       box.addEventListener('click', (event) => {
         const allowed = this.emit<ClickDetail>(
           'lookalike-click',
-          { source: this.source, itemId, id: card.id, position, url: card.url },
+          { source: this.source, itemId, queryId, id: card.id, position: index + 1, url: card.url },
           true,
         );
         if (!allowed) event.preventDefault();
+        // Recorded whether the page follows the link or routes itself (preventDefault).
+        this.record(endpoint, itemId, 'click', list.context, [{ itemId: card.id, position: index }]);
       });
     }
     li.append(box);
@@ -338,6 +422,10 @@ export class LookalikeSimilar extends SimilarBase {
 
   protected override get itemId(): string | null {
     return this.getAttribute('item-id')?.trim() || null;
+  }
+
+  protected eventContext(itemId: string | null): EventContext | null {
+    return itemId ? { sourceItemId: itemId } : null;
   }
 
   protected refresh(): void {
@@ -404,6 +492,10 @@ export class LookalikeSimilarUpload extends SimilarBase {
   private pick(file: Blob | null): void {
     this.photo = file;
     this.refresh();
+  }
+
+  protected eventContext(_itemId: string | null, queryId: string | null): EventContext | null {
+    return queryId ? { queryId } : null;
   }
 
   protected refresh(): void {

@@ -6,6 +6,21 @@ const id = ITEM_ID.test(asked) ? asked : '5974';
 
 document.getElementById('similar').setAttribute('item-id', id);
 
+// Shopper events (POST /v1/events), off unless asked for: ?events=on posts the widgets' impressions and
+// clicks, with ?events-key=<EVENTS_KEY> when the API has one (open without: no EVENTS_KEY nor API_KEY).
+// A real shop writes events="on" events-key="…" into its template instead. The links of the results
+// keep the two parameters, so the next product page records too.
+const params = new URLSearchParams(location.search);
+if (params.get('events') === 'on') {
+  const key = params.get('events-key');
+  const keep = `&events=on${key ? `&events-key=${encodeURIComponent(key)}` : ''}`;
+  for (const widget of document.querySelectorAll('lookalike-similar, lookalike-similar-upload')) {
+    widget.setAttribute('events', 'on');
+    if (key) widget.setAttribute('events-key', key);
+    widget.setAttribute('url-template', `${widget.getAttribute('url-template')}${keep}`);
+  }
+}
+
 const image = document.getElementById('product-image');
 image.src = `/v1/items/${encodeURIComponent(id)}/image`;
 
