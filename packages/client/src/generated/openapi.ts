@@ -259,6 +259,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record shopper events (batched)
+         * @description Impressions, clicks, add-to-cart and purchases of items in a result list, named by the list’s `queryId` or by the `sourceItemId` of GET /v1/items/{id}/similar. Each event is validated on its own: valid ones are stored, the others listed in `rejections` (400 only when none is valid or the batch itself is malformed). Idempotent by `eventId`: resend a batch after a timeout, 429 or 503 as it was. Needs EVENTS_KEY (or API_KEY) when the server has one. `sessionId` must be an opaque, rotating token: never personal data.
+         */
+        post: operations["postEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -598,6 +618,11 @@ export interface components {
          * @description The most similar items, best first.
          */
         SimilarResponse: {
+            /**
+             * @description Opaque, unique id of this result list (a UUIDv7). Send it as `context.queryId` with the shopper events (POST /v1/events) about the items of this list.
+             * @example 01938c6e-5a2b-7c3d-8e4f-0a1b2c3d4e5f
+             */
+            queryId: string;
             /** @description Version of the snapshot that answered. */
             indexVersion: number;
             /**
@@ -780,6 +805,113 @@ export interface components {
             minScore?: number;
             /** @description Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): choose the threshold for the space served. */
             collapse?: number;
+        };
+        /**
+         * EventSourceItemContext
+         * @description The result list of GET /v1/items/{sourceItemId}/similar.
+         */
+        EventSourceItemContext: {
+            /**
+             * @description The catalogue item whose "more like this" list the event is about.
+             * @example sku-15970
+             */
+            sourceItemId: string;
+        };
+        /**
+         * EventQueryContext
+         * @description A result list named by its `queryId`.
+         */
+        EventQueryContext: {
+            /**
+             * @description The `queryId` of the similar-items response the item was shown in.
+             * @example 01938c6e-5a2b-7c3d-8e4f-0a1b2c3d4e5f
+             */
+            queryId: string;
+        };
+        /**
+         * EventContext
+         * @description Which result list the item was shown in: exactly one of `sourceItemId` or `queryId`.
+         */
+        EventContext: components["schemas"]["EventSourceItemContext"] | components["schemas"]["EventQueryContext"];
+        /**
+         * ShopperEvent
+         * @description One shopper interaction with an item of a result list.
+         */
+        ShopperEvent: {
+            /**
+             * @description Unique id of this event, chosen by the client (a UUID). A batch re-sent after a timeout or 5xx is stored once: events whose id was seen before are counted as `duplicates`.
+             * @example 6f1c1f5e-4d0b-4b8e-9a57-2f7f0a9a3c11
+             */
+            eventId: string;
+            /** @description impression (shown), click, add_to_cart or purchase. */
+            type: "impression" | "click" | "add_to_cart" | "purchase";
+            /**
+             * @description The catalogue item the shopper saw, clicked, added or bought.
+             * @example sku-15970
+             */
+            itemId: string;
+            context: components["schemas"]["EventContext"];
+            /** @description Zero-based position of the item in the result list. */
+            position: number;
+            /** @description When it happened, RFC 3339 with an offset (`2026-12-07T10:15:00.123Z`). Refused when older than the server’s EVENTS_MAX_AGE or further ahead of its clock than EVENTS_MAX_FUTURE. */
+            timestamp: string;
+            /**
+             * @description An opaque, rotating session token (8–128 characters of A–Z a–z 0–9 _ . : -) that groups one shopper’s events. NEVER personal data: no user or customer id, e-mail, name, IP address or anything that identifies a person; generate a random one per browsing session.
+             * @example s_5m2q8x1k9w
+             */
+            sessionId: string;
+        };
+        /**
+         * EventBatch
+         * @description A batch of shopper events.
+         * @example {
+         *       "events": [
+         *         {
+         *           "eventId": "6f1c1f5e-4d0b-4b8e-9a57-2f7f0a9a3c11",
+         *           "type": "click",
+         *           "itemId": "sku-15971",
+         *           "context": {
+         *             "queryId": "01938c6e-5a2b-7c3d-8e4f-0a1b2c3d4e5f"
+         *           },
+         *           "position": 2,
+         *           "timestamp": "2026-12-07T10:15:00.123Z",
+         *           "sessionId": "s_5m2q8x1k9w"
+         *         }
+         *       ]
+         *     }
+         */
+        EventBatch: {
+            /** @description 1–100 events, each judged on its own. */
+            events: components["schemas"]["ShopperEvent"][];
+        };
+        /**
+         * EventRejection
+         * @description An event of the batch that was refused, and why.
+         */
+        EventRejection: {
+            /** @description Position of the event in the batch. */
+            index: number;
+            /** @description Its eventId, when it had a readable one. */
+            eventId?: string;
+            /** @description EVENT_INVALID (not the contract), TIMESTAMP_TOO_OLD (older than EVENTS_MAX_AGE) or TIMESTAMP_IN_FUTURE (more than EVENTS_MAX_FUTURE ahead of the server clock). Permanent: do not resend. */
+            code: "EVENT_INVALID" | "TIMESTAMP_TOO_OLD" | "TIMESTAMP_IN_FUTURE";
+            /** @description JSON pointer into the body: `/events/3/timestamp`. */
+            path: string;
+            message: string;
+        };
+        /**
+         * EventsAccepted
+         * @description The batch was taken: every valid event is stored (or was already). Refused events are listed; resending them will not help.
+         */
+        EventsAccepted: {
+            /** @description Events stored now. */
+            accepted: number;
+            /** @description Events whose eventId was stored before (a resent batch): not stored again. */
+            duplicates: number;
+            /** @description Events refused (listed in `rejections`). */
+            rejected: number;
+            /** @description One entry per refused event, in batch order. */
+            rejections: components["schemas"]["EventRejection"][];
         };
     };
     responses: never;
@@ -2395,6 +2527,133 @@ export interface operations {
             /** @description Unexpected error (INTERNAL); details are in the server log. */
             default: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventBatch"];
+            };
+        };
+        responses: {
+            /** @description Accepted: valid events stored, refused ones listed. */
+            202: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventsAccepted"];
+                };
+            };
+            /** @description Bad parameters or body (VALIDATION_FAILED, INVALID_JSON, INVALID_FILTER, …). */
+            400: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong API key (UNAUTHORIZED). */
+            401: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body, upload or image too large (BODY_TOO_LARGE, IMAGE_TOO_LARGE, IMAGE_TOO_MANY_PIXELS, …). */
+            413: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type (UNSUPPORTED_MEDIA_TYPE, IMAGE_UNSUPPORTED, SOURCE_NOT_IMAGE, …). */
+            415: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED); see Retry-After. */
+            429: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request line and headers are larger than the server accepts (HEADERS_TOO_LARGE; a very long URL?). */
+            431: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now (NO_SNAPSHOT, QUEUE_UNAVAILABLE, INFERENCE_BUSY, REQUEST_TIMEOUT, …); see Retry-After. */
+            503: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (INTERNAL); details are in the server log. */
+            default: {
+                headers: {
+                    "x-ratelimit-limit": components["headers"]["RateLimitLimit"];
+                    "x-ratelimit-remaining": components["headers"]["RateLimitRemaining"];
+                    "x-ratelimit-reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {

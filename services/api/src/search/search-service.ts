@@ -302,7 +302,7 @@ export class SearchService {
       (candidates) => this.batcher.search(live, { vector, options: candidates }),
     );
     end();
-    return { indexVersion: live.version, model: live.model.id, results };
+    return { queryId: newQueryId(), indexVersion: live.version, model: live.model.id, results };
   }
 
   /** MODEL_MISMATCH (503, retried) when an embedding is not of the model `snapshot` was built with. */
