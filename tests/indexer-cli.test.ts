@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CatalogueQueue } from '@lookalike/queue';
 import { readCatalogueCsv, metadataKeyOf } from '../packages/cli/src/commands/import';
+import { fieldMap } from '../packages/cli/src/options';
 import {
   deleteQueueKeys,
   fashionCsv,
@@ -75,6 +76,26 @@ describe('readCatalogueCsv', () => {
     // A leading `_` would name an internal field, which the queue refuses.
     expect(metadataKeyOf('(EU) size')).toBe('EU_size');
     expect(metadataKeyOf('__')).toBe('field');
+  });
+
+  it('--map adds fields from a column or a template (what the shop widget reads as title, price, link)', () => {
+    const csv = ['sku,name,cost', 'a-1,Blue shirt,19.90', 'a-2,,5'].join('\n');
+    const catalogue = readCatalogueCsv(csv, {
+      idColumn: 'sku',
+      imageTemplate: '{id}.jpg',
+      columns: [],
+      fieldMap: fieldMap('title=name,price=cost', fieldMap('url=https://shop.example/p/{id}?n={name}')),
+    });
+    expect(catalogue.rows.map((r) => r.metadata)).toEqual([
+      { title: 'Blue shirt', price: '19.90', url: 'https://shop.example/p/a-1?n=Blue shirt' },
+      { price: '5', url: 'https://shop.example/p/a-2?n=' },
+    ]);
+    const read = (map: Record<string, string>) =>
+      readCatalogueCsv(csv, { idColumn: 'sku', imageTemplate: '{id}.jpg', fieldMap: map });
+    expect(() => read({ title: 'nope' })).toThrow(/--map title: no column\(s\) nope/);
+    expect(() => read({ url: 'https://x/{missing}' })).toThrow(/no column\(s\) missing/);
+    expect(() => read({ 'bad key': 'name' })).toThrow(/not a metadata key/);
+    expect(() => fieldMap('title')).toThrow(/expected field=column/);
   });
 });
 

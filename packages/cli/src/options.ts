@@ -62,3 +62,23 @@ export function countList(value: string): number[] {
     throw new InvalidArgumentError('expected comma-separated whole numbers');
   return counts;
 }
+
+/**
+ * Commander parser for `--map field=source,…`: metadata fields made from a CSV column or a template
+ * (`url=https://shop.example/p/{id}`). A template holding commas cannot be given here; repeat `--map`.
+ */
+export function fieldMap(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const out = { ...previous };
+  for (const part of value
+    .split(/,(?![^{]*\})/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const at = part.indexOf('=');
+    const field = part.slice(0, at).trim();
+    const source = part.slice(at + 1).trim();
+    if (at <= 0 || source === '')
+      throw new InvalidArgumentError(`expected field=column or field=template; got "${part}"`);
+    out[field] = source;
+  }
+  return out;
+}

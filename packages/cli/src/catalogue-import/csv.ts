@@ -15,6 +15,12 @@ export interface CsvCatalogueOptions {
   imageTemplate: string;
   /** Metadata columns; default every column except the id column. */
   columns?: string[];
+  /**
+   * Further metadata fields, each from a column or a template (`--map`): field → `column`, or a text
+   * with `{id}` / `{<column>}` placeholders. What a shop widget maps as title, price and link
+   * (`title-field`, `price-field`, `url-field`), e.g. `{ url: 'https://shop.example/p/{id}' }`.
+   */
+  fieldMap?: Record<string, string>;
 }
 
 export interface CsvRow {
@@ -71,7 +77,18 @@ export function readCatalogueCsv(text: string, options: CsvCatalogueOptions): Cs
   const selected = options.columns ?? header.filter((h) => h !== options.idColumn);
   const missing = selected.filter((c) => !header.includes(c));
   if (missing.length) throw new ImportInputError(`no column(s) ${missing.join(', ')} in the CSV header`);
-  if (selected.length > METADATA_LIMITS.maxFields) {
+  const mapped = Object.entries(options.fieldMap ?? {});
+  for (const [field, source] of mapped) {
+    if (metadataKeyOf(field) !== field)
+      throw new ImportInputError(`--map field "${field}" is not a metadata key (1-64 of A-Z a-z 0-9 _)`);
+    const columns = source.includes('{')
+      ? [...source.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string).filter((c) => c !== 'id')
+      : [source];
+    const unknown = columns.filter((c) => !header.includes(c));
+    if (unknown.length)
+      throw new ImportInputError(`--map ${field}: no column(s) ${unknown.join(', ')} in the CSV header`);
+  }
+  if (selected.length + mapped.length > METADATA_LIMITS.maxFields) {
     throw new ImportInputError(
       `at most ${METADATA_LIMITS.maxFields} metadata columns; choose some with --columns`,
     );
@@ -108,6 +125,10 @@ export function readCatalogueCsv(text: string, options: CsvCatalogueOptions): Cs
     for (const column of selected) {
       const value = record[column] ?? '';
       if (value !== '') metadata[metadataKeyOf(column)] = value.slice(0, METADATA_LIMITS.maxStringLength);
+    }
+    for (const [field, source] of mapped) {
+      const value = source.includes('{') ? fillTemplate(source, id, record) : (record[source] ?? '');
+      if (value !== '') metadata[field] = value.slice(0, METADATA_LIMITS.maxStringLength);
     }
     rows.push({ id, imagePath: fillTemplate(options.imageTemplate, id, record), metadata });
   });

@@ -7,7 +7,7 @@ import { ImportInputError, readCatalogueCsv } from '../catalogue-import/csv';
 import { enqueueAll, summarise, waitForJobs, type ImportTotals } from '../catalogue-import/jobs';
 import { printTotals, progressBar } from '../catalogue-import/report';
 import type { CliConfig } from '../config';
-import { positiveInteger } from '../options';
+import { fieldMap, positiveInteger } from '../options';
 
 export {
   ImportInputError,
@@ -25,6 +25,8 @@ interface ImportOptions {
   idColumn: string;
   imageTemplate: string;
   columns?: string;
+  /** `--map`: metadata field → column or template. */
+  map?: Record<string, string>;
   base64?: boolean;
   batchSize: number;
   limit?: number;
@@ -52,6 +54,12 @@ export function importCommand(loadConfig: () => CliConfig): Command {
       '{id}.jpg',
     )
     .option('--columns <list>', 'comma-separated metadata columns (default: every column but the id)')
+    .option(
+      '--map <field=source,…>',
+      'further metadata fields from a column or a template, e.g. title=productDisplayName or ' +
+        "url=https://shop.example/p/{id} (what the shop widget's title-field, price-field and url-field read); repeatable",
+      fieldMap,
+    )
     .option('--base64', 'send the image bytes inside the jobs instead of paths')
     .option(
       '--batch-size <n>',
@@ -87,6 +95,7 @@ export function importCommand(loadConfig: () => CliConfig): Command {
           ?.split(',')
           .map((c) => c.trim())
           .filter(Boolean),
+        ...(options.map ? { fieldMap: options.map } : {}),
       });
       let rows = options.limit ? catalogue.rows.slice(0, options.limit) : catalogue.rows;
       const missingImages: string[] = [];
