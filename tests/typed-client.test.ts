@@ -196,7 +196,9 @@ describe('@lookalike/client against the API and indexer processes', () => {
     const single = unwrap(
       await anonymous.POST('/v1/recommend', { body: { positive: [{ id: 'scene-0' }], k: 3 } }),
     );
-    expect(single).toEqual(byId);
+    // The same answer but for its own queryId (every result list gets a fresh one).
+    expect({ ...single, queryId: byId.queryId }).toEqual(byId);
+    expect(single.queryId).not.toBe(byId.queryId);
     const answer = unwrap(
       await anonymous.POST('/v1/recommend', {
         body: { positive: [{ id: 'scene-0' }], negative: [{ id: 'scene-1' }], negativeWeight: 0.5, k: 10 },
