@@ -31,6 +31,7 @@ const ROWS = 160;
 interface Hit {
   id: string;
   score: number;
+  similarity: number;
   metadata: Record<string, string | number>;
 }
 interface SimilarResponse {
@@ -200,10 +201,15 @@ describe('compose topology as processes: redis + 2 indexers + api on one data di
     );
     expect(item.indexVersion).toBeGreaterThan(before.version);
     expect(item.metadata).toEqual({ articleType: 'Relabelled', season: 'Test' });
-    // Both items now show the donor's photo: an upload of it finds both at the top.
-    const top2 = (await similarToPhoto(donor, 2)).results;
-    expect(top2.map((r) => r.id).sort()).toEqual([changed, donor].sort());
-    expect(top2[1]!.score).toBeGreaterThan(0.99);
+    // Both items now show the donor's photo: an upload of it finds both, each at cosine ≈ 1. (Their
+    // order among the first few is the learned ranking's: it also weighs label votes, and the changed
+    // item's new labels agree with none of its neighbours'.)
+    const top = (await similarToPhoto(donor, 5)).results;
+    for (const id of [changed, donor]) {
+      const hit = top.find((r) => r.id === id);
+      expect(hit).toBeDefined();
+      expect(hit!.similarity).toBeGreaterThan(0.99);
+    }
   });
 
   it('a delete disappears from results and lookups after the reload', async () => {
