@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import ms from 'ms';
 import { LookalikeError } from './errors';
 
 export type Env = Record<string, string | undefined>;
@@ -56,6 +57,31 @@ export const envFields = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /**
+   * A duration as people write it (`500ms`, `30s`, `5m`, `2h`, `90d`), read by `ms`, as whole
+   * milliseconds from 1 ms up to `maxMs` (default 24 h).
+   */
+  duration: (fallback: string, maxMs = 86_400_000) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((value, ctx) => {
+        // ms() answers undefined for text it cannot read, and throws on an empty string.
+        const text = value.trim();
+        const parsed = text === '' ? undefined : (ms(text as ms.StringValue) as number | undefined);
+        if (parsed === undefined || !Number.isFinite(parsed)) {
+          ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 1m or 2h' });
+          return z.NEVER;
+        }
+        if (!Number.isInteger(parsed) || parsed < 1 || parsed > maxMs) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected a whole number of milliseconds between 1ms and ${ms(maxMs, { long: false })}`,
+          });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
   redisUrl: () =>
     z
       .string()

@@ -259,3 +259,62 @@ export class RedisEventLog implements EventSink {
     });
   }
 }
+
+/**
+ * The consumer's view of the log (the indexer's aggregation): pages of the stream oldest first, and
+ * time-based retention. Reading is stateless (XRANGE from an id), so any number of indexer replicas
+ * read the same stream without consumer-group bookkeeping.
+ */
+export class RedisEventStream {
+  readonly keys: ReturnType<typeof eventKeys>;
+
+  constructor(
+    private readonly connection: Redis,
+    prefix: string,
+  ) {
+    this.keys = eventKeys(prefix);
+  }
+
+  /**
+   * Up to `count` entries after stream id `after` (all from the start with null), oldest first;
+   * `next` is the last entry's id (including entries skipped as unreadable), null at the end.
+   */
+  async page(after: string | null, count: number): Promise<{ events: StoredEvent[]; next: string | null }> {
+    const raw = (await this.connection.xrange(
+      this.keys.stream,
+      after === null ? '-' : `(${after}`,
+      '+',
+      'COUNT',
+      count,
+    )) as Array<[string, string[]]>;
+    const events = raw.flatMap(([id, fields]) => {
+      const event = parseStreamEntry(id, fields);
+      return event ? [event] : [];
+    });
+    return { events, next: raw.length < count ? null : (raw[raw.length - 1]?.[0] ?? null) };
+  }
+
+  /** Every entry, read in pages of `pageSize` (the stream is bounded by MAXLEN and retention). */
+  async readAll(pageSize = 10_000): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const { events, next } = await this.page(after, pageSize);
+      for (const event of events) out.push(event);
+      if (next === null) return out;
+      after = next;
+    }
+  }
+
+  /**
+   * Drops entries appended before `cutoffMs` (by their stream id, the server's append time; XTRIM
+   * MINID, Redis ≥ 6.2). `~` lets Redis drop whole nodes only: a few older entries may stay a while.
+   */
+  async trimOlderThan(cutoffMs: number): Promise<number> {
+    return this.connection.xtrim(this.keys.stream, 'MINID', '~', `${Math.max(0, Math.floor(cutoffMs))}-0`);
+  }
+
+  async length(): Promise<number> {
+    return this.connection.xlen(this.keys.stream);
+  }
+}

@@ -65,6 +65,7 @@ export { QUERY_ID_PATTERN, newQueryId, queryIdTime } from './query-id';
 export {
   EVENT_ENTRY_VERSION,
   RedisEventLog,
+  RedisEventStream,
   entryFields,
   eventKeys,
   parseStreamEntry,

@@ -124,3 +124,22 @@ export function similarityFloor(kthSimilarities: readonly number[], quantile = 0
   const hi = Math.ceil(q);
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (q - lo);
 }
+
+/**
+ * The label slots of `source`'s candidates (`blendRanking`'s `slots`): which of `fields` each
+ * candidate shares with the source item, as a key such as `101`. Undefined (the free blend) without
+ * fields or without the source's metadata.
+ */
+export function labelSlots<T extends BlendCandidate & { metadata?: Record<string, unknown> }>(
+  sourceMetadata: Record<string, unknown> | undefined,
+  fields: readonly string[],
+): SlotGroup<T> | undefined {
+  if (!sourceMetadata || fields.length === 0) return undefined;
+  return (c) =>
+    fields
+      .map((f) => {
+        const value = c.metadata?.[f];
+        return value !== undefined && value === sourceMetadata[f] ? '1' : '0';
+      })
+      .join('');
+}

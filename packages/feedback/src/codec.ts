@@ -8,6 +8,7 @@ import { VISUAL_ONLY, type BlendOptions } from './blend';
  *
  *   magic "LKCE" | u16 version | u16 reserved (0)
  *   f64 builtAt (ms) | f64 w_pair | f64 w_item | f64 floor    the blend fitted with the table
+ *   u32 settingsLength | settingsLength bytes of UTF-8 JSON    how to run the blend (FeedbackSettings)
  *   u32 idCount | u32 itemCount | u32 sourceCount | u32 pairCount
  *   idCount × (u16 byteLength, UTF-8 bytes)                 the string table of every id used
  *   itemCount × (u32 id, f32 score, u32 sessions)           item-level lifts
@@ -21,7 +22,7 @@ import { VISUAL_ONLY, type BlendOptions } from './blend';
 
 export const CO_ENGAGEMENT_ATTACHMENT = 'feedback-co-engagement.bin';
 const MAGIC = 'LKCE';
-export const CO_ENGAGEMENT_FORMAT_VERSION = 1;
+export const CO_ENGAGEMENT_FORMAT_VERSION = 2;
 const DIGEST_BYTES = 8;
 
 export class FeedbackFormatError extends Error {}
@@ -30,15 +31,45 @@ function digest(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest().subarray(0, DIGEST_BYTES);
 }
 
-/** What the API needs to blend: the table and the weights and floor fitted with it. */
+/**
+ * How the weights were fitted, so every reader blends exactly as the fit judged it: the label-slot
+ * fields (`labelSlots`) and the number of visual candidates feedback may re-order.
+ */
+export interface FeedbackSettings {
+  slotFields: string[];
+  candidates: number;
+}
+
+/** What the API needs to blend: the table, the weights and floor fitted with it, and its settings. */
 export interface FeedbackAttachment {
   table: CoEngagementTable;
   blend: BlendOptions;
+  settings: FeedbackSettings;
 }
 
 const NO_BLEND: BlendOptions = { weights: VISUAL_ONLY, floor: -Infinity };
+export const DEFAULT_FEEDBACK_SETTINGS: FeedbackSettings = { slotFields: [], candidates: 50 };
 
-export function encodeCoEngagement(table: CoEngagementTable, blend: BlendOptions = NO_BLEND): Uint8Array {
+function checkSettings(value: unknown): FeedbackSettings {
+  const v = value as Partial<FeedbackSettings> | null;
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    !Array.isArray(v.slotFields) ||
+    !v.slotFields.every((f) => typeof f === 'string') ||
+    !Number.isInteger(v.candidates) ||
+    (v.candidates as number) < 1
+  )
+    throw new FeedbackFormatError('co-engagement settings are invalid');
+  return { slotFields: [...v.slotFields], candidates: v.candidates as number };
+}
+
+export function encodeCoEngagement(
+  table: CoEngagementTable,
+  blend: BlendOptions = NO_BLEND,
+  settings: FeedbackSettings = DEFAULT_FEEDBACK_SETTINGS,
+): Uint8Array {
+  const settingsBytes = Buffer.from(JSON.stringify(checkSettings(settings)), 'utf8');
   const ids = new Map<string, number>();
   const idOf = (id: string) => {
     let i = ids.get(id);
@@ -57,6 +88,8 @@ export function encodeCoEngagement(table: CoEngagementTable, blend: BlendOptions
   const size =
     8 +
     32 +
+    4 +
+    settingsBytes.length +
     16 +
     encoded.reduce((n, b) => n + 2 + b.length, 0) +
     table.items.size * 12 +
@@ -71,6 +104,8 @@ export function encodeCoEngagement(table: CoEngagementTable, blend: BlendOptions
   o = out.writeDoubleLE(blend.weights.pair, o);
   o = out.writeDoubleLE(blend.weights.item, o);
   o = out.writeDoubleLE(blend.floor, o);
+  o = out.writeUInt32LE(settingsBytes.length, o);
+  o += settingsBytes.copy(out, o);
   o = out.writeUInt32LE(ids.size, o);
   o = out.writeUInt32LE(table.items.size, o);
   o = out.writeUInt32LE(table.sources.size, o);
@@ -122,6 +157,19 @@ export function decodeFeedbackAttachment(bytes: Uint8Array): FeedbackAttachment 
     floor: buf.readDoubleLE(o + 24),
   };
   o += 32;
+  need(4);
+  const settingsLength = buf.readUInt32LE(o);
+  o += 4;
+  need(settingsLength);
+  let settings: FeedbackSettings;
+  try {
+    settings = checkSettings(JSON.parse(buf.toString('utf8', o, o + settingsLength)));
+  } catch (err) {
+    if (err instanceof FeedbackFormatError) throw err;
+    throw new FeedbackFormatError('co-engagement settings are not JSON');
+  }
+  o += settingsLength;
+  need(16);
   const [idCount, itemCount, sourceCount, pairCount] = [0, 1, 2, 3].map((i) =>
     buf.readUInt32LE(o + 4 * i),
   ) as [number, number, number, number];
@@ -164,7 +212,18 @@ export function decodeFeedbackAttachment(bytes: Uint8Array): FeedbackAttachment 
   }
   if (pairs !== pairCount || o !== body.length)
     throw new FeedbackFormatError('co-engagement table length does not match its header');
-  return { table: new CoEngagementTable(sources, items, builtAt), blend };
+  return { table: new CoEngagementTable(sources, items, builtAt), blend, settings };
+}
+
+/** No feedback: an empty table with weights 0 (the visual ranking, unchanged). */
+export function noFeedback(): FeedbackAttachment {
+  return { table: CoEngagementTable.empty(), blend: NO_BLEND, settings: DEFAULT_FEEDBACK_SETTINGS };
+}
+
+/** Whether `feedback` can change any ranking: some evidence and a weight other than 0. */
+export function feedbackActive(feedback: FeedbackAttachment): boolean {
+  const { pair, item } = feedback.blend.weights;
+  return !feedback.table.isEmpty && (pair !== 0 || item !== 0);
 }
 
 const decoded = new WeakMap<object, FeedbackAttachment>();
@@ -177,13 +236,11 @@ const decoded = new WeakMap<object, FeedbackAttachment>();
 export function readFeedback(
   snapshot: { attachment?(name: string): Uint8Array | undefined } | null,
 ): FeedbackAttachment {
-  if (!snapshot) return { table: CoEngagementTable.empty(), blend: NO_BLEND };
+  if (!snapshot) return noFeedback();
   let feedback = decoded.get(snapshot);
   if (!feedback) {
     const bytes = snapshot.attachment?.(CO_ENGAGEMENT_ATTACHMENT);
-    feedback = bytes
-      ? decodeFeedbackAttachment(bytes)
-      : { table: CoEngagementTable.empty(), blend: NO_BLEND };
+    feedback = bytes ? decodeFeedbackAttachment(bytes) : noFeedback();
     decoded.set(snapshot, feedback);
   }
   return feedback;

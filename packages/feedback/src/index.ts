@@ -26,12 +26,17 @@ export {
   decodeCoEngagement,
   decodeFeedbackAttachment,
   readFeedback,
+  noFeedback,
+  feedbackActive,
+  DEFAULT_FEEDBACK_SETTINGS,
   type FeedbackAttachment,
+  type FeedbackSettings,
 } from './codec';
 export {
   VISUAL_ONLY,
   blendRanking,
   feedbackTerm,
+  labelSlots,
   similarityFloor,
   type BlendCandidate,
   type BlendWeights,
@@ -50,3 +55,10 @@ export {
   type FitOptions,
   type WeightFit,
 } from './fit';
+export {
+  buildFeedback,
+  judgedSources,
+  type CatalogueCandidate,
+  type FeedbackBuild,
+  type FeedbackBuildInput,
+} from './build';

@@ -225,6 +225,13 @@ describe('co-engagement codec', () => {
     const blend = { weights: { pair: 0.2, item: 0.05 }, floor: 0.8562 };
     const bytes = encodeCoEngagement(table, blend);
     expect(decodeFeedbackAttachment(bytes).blend).toEqual(blend);
+    const settings = { slotFields: ['articleType', 'baseColour'], candidates: 40 };
+    const withSettings = decodeFeedbackAttachment(encodeCoEngagement(table, blend, settings));
+    expect(withSettings.settings).toEqual(settings);
+    expect(withSettings.table.pairCount).toBe(table.pairCount);
+    expect(() => encodeCoEngagement(table, blend, { slotFields: [], candidates: 0 })).toThrow(
+      FeedbackFormatError,
+    );
     const snapshot = {
       attachment: (name: string) => (name === CO_ENGAGEMENT_ATTACHMENT ? bytes : undefined),
     };
@@ -244,7 +251,7 @@ describe('co-engagement codec', () => {
       /not a co-engagement/,
     );
     const newer = Uint8Array.from(bytes);
-    newer[4] = 2;
-    expect(() => decodeCoEngagement(newer)).toThrow(/version 2/);
+    newer[4] = 3;
+    expect(() => decodeCoEngagement(newer)).toThrow(/version 3/);
   });
 });

@@ -1,7 +1,6 @@
 import { ConfigError, commonEnvShape, envFields, parseEnv, z, type Env } from '@lookalike/config';
 import { MAX_K } from '@lookalike/contracts';
 import { parseSearchParameters } from '@lookalike/index-store';
-import ms from 'ms';
 
 const MiB = 1024 * 1024;
 
@@ -12,27 +11,7 @@ export const K_CEILING = MAX_K;
  * A duration in `ms`'s syntax (`250ms`, `30s`, `1m`, `2h`, `1.5 minutes`, or a bare number of
  * milliseconds), whole milliseconds from 1 ms to 24 h.
  */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      // ms() answers undefined for text it cannot read, and throws on an empty string.
-      const text = value.trim();
-      const parsed = text === '' ? undefined : (ms(text as ms.StringValue) as number | undefined);
-      if (parsed === undefined || !Number.isFinite(parsed)) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 1m or 2h' });
-        return z.NEVER;
-      }
-      if (!Number.isInteger(parsed) || parsed < 1 || parsed > 86_400_000) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'expected a whole number of milliseconds between 1ms and 24h',
-        });
-        return z.NEVER;
-      }
-      return parsed;
-    });
+const duration = (fallback: string) => envFields.duration(fallback);
 
 /** A comma-separated list, blanks dropped. */
 const list = () =>

@@ -79,6 +79,14 @@ const indexerEnvSchema = z.object({
   PROJECTION_MIN_ITEMS: envFields.int(DEFAULT_PROJECTION_MIN_ITEMS, 2, 100_000_000),
   /** Refit once the count moved, or the items indexed since the fit reached, this share. */
   PROJECTION_REFIT_FRACTION: z.coerce.number().gt(0).max(1).default(DEFAULT_PROJECTION_REFIT_FRACTION),
+  /** Learning from shoppers: aggregate the event stream and publish the feedback with the snapshot. */
+  FEEDBACK: envFields.bool(true),
+  /** Time between feedback refreshes (each reads the whole event stream). */
+  FEEDBACK_INTERVAL: envFields.duration('5m'),
+  /** Visual candidates per by-id query that feedback may re-order (fitted and served alike). */
+  FEEDBACK_CANDIDATES: envFields.int(50, 10, 500),
+  /** Events older than this are trimmed from the stream (XTRIM MINID) and no longer learned from. */
+  EVENTS_RETENTION: envFields.duration('90d', 3650 * 86_400_000),
 });
 
 /** Every environment variable the indexer reads (deployment files are checked against this list). */

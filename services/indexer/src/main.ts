@@ -7,10 +7,12 @@ import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotWriter } from '@lookalike/index-store';
 import { ProjectionMaintainer } from '@lookalike/projection';
-import { CatalogueQueue } from '@lookalike/queue';
+import { RedisEventStream } from '@lookalike/events';
+import { CatalogueQueue, createRedisConnection } from '@lookalike/queue';
 import { DEFAULT_RANKING_CONFIG, RankingMaintainer } from '@lookalike/ranking';
 import { loadConfig, type IndexerConfig } from './config';
 import { IndexerMetrics, type HealthReport } from './metrics';
+import { FeedbackRefresher } from './feedback-refresher';
 import { DebouncedPublisher } from './publisher';
 import { queueReindexIfModelChanged } from './auto-reindex';
 import { BlobStore } from './source-ref';
@@ -153,6 +155,30 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
       name: config.workerName,
     });
     health = () => ({ ok: worker.isRunning(), redis: connection.status });
+    // Learning from shoppers: its own connection (the worker's blocks on BullMQ commands).
+    const eventsConnection = config.FEEDBACK ? createRedisConnection(config.REDIS_URL, 'queue') : null;
+    eventsConnection?.on('error', (err: Error) => logger.debug({ err }, 'redis connection error (events)'));
+    const feedback = eventsConnection
+      ? new FeedbackRefresher(
+          new RedisEventStream(eventsConnection, config.QUEUE_PREFIX),
+          {
+            latest: () => rawStore.latest(),
+            publish: (change) => ranking.publish(change),
+          },
+          {
+            intervalMs: config.FEEDBACK_INTERVAL,
+            retentionMs: config.EVENTS_RETENTION,
+            candidates: config.FEEDBACK_CANDIDATES,
+            slotFields: [
+              ...config.rankingLabelFields,
+              ...(config.rankingColourField ? [config.rankingColourField] : []),
+            ],
+            floorSample: 2000,
+            floorQuantile: 0.05,
+            logger: logger.child({ component: 'feedback' }),
+          },
+        )
+      : null;
     // Redis blips surface here; BullMQ reconnects by itself, so they are logged, not fatal.
     worker.on('error', (err) => logger.warn({ err }, 'worker error'));
     connection.on('error', (err: Error) => logger.debug({ err }, 'redis connection error'));
@@ -191,6 +217,7 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
         }
         // Once at start: INDEX_PROJECTION may have changed (none clears, a new spec refits).
         projection.scheduleCheck();
+        feedback?.start();
         void worker.run().catch((err: unknown) => {
           logger.fatal({ err }, 'worker stopped');
           process.exitCode = 1;
@@ -213,6 +240,8 @@ export async function openIndexer(config: IndexerConfig, log?: Logger): Promise<
         closing ??= (async () => {
           shutdown.abort();
           publisher.drain();
+          await feedback?.close();
+          await eventsConnection?.quit().catch(() => eventsConnection.disconnect());
           await worker.close();
           await connection.quit().catch(() => connection.disconnect());
           await publisher.close();

@@ -2,6 +2,7 @@ import {
   aggregateEvents,
   blendRanking,
   fitBlendWeights,
+  labelSlots,
   ndcgAt,
   similarityFloor,
   type BlendWeights,
@@ -45,18 +46,6 @@ export const DEFAULT_FEEDBACK_EXPERIMENT: FeedbackExperimentOptions = {
   floorQuantile: 0.05,
   slotFields: ['articleType', 'subCategory', 'baseColour'],
 };
-
-/** The slot group of each candidate of `source`: which of `fields` it shares with the source item. */
-export function labelSlots(
-  source: ShopItem | undefined,
-  fields: readonly string[],
-): ((c: ShopCandidate) => string) | undefined {
-  if (!source || fields.length === 0) return undefined;
-  return (c) =>
-    fields
-      .map((f) => (c.metadata[f] !== undefined && c.metadata[f] === source.metadata[f] ? '1' : '0'))
-      .join('');
-}
 
 export interface LabelPrecision {
   visual: number;
@@ -109,7 +98,8 @@ export function runFeedbackExperiment(
   const { k } = options;
   const candidatesOf = (source: string) => visual.get(source);
   const byId = new Map(items.map((item) => [item.id, item]));
-  const slotsOf = (source: string) => labelSlots(byId.get(source), options.slotFields);
+  const slotsOf = (source: string) =>
+    labelSlots<ShopCandidate>(byId.get(source)?.metadata, options.slotFields);
   const kth = [...visual.values()].map((list) => list[k - 1]?.similarity ?? NaN);
   const floor = similarityFloor(kth, options.floorQuantile);
   let belowFloor = 0;

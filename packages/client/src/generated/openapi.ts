@@ -381,6 +381,32 @@ export interface components {
             fittedAt: string;
         };
         /**
+         * IndexFeedback
+         * @description The shopper feedback published with this snapshot (see blend on by-id queries).
+         */
+        IndexFeedback: {
+            /**
+             * Format: date-time
+             * @description Time of the newest event aggregated (decay is measured to it).
+             */
+            eventsUntil: string;
+            /** @description Items with co-engaged neighbours published. */
+            sources: number;
+            /** @description Co-engaged (source, item) pairs published. */
+            pairs: number;
+            /** @description Items with an item-level lift. */
+            items: number;
+            /** @description Blend weights fitted on held-out sessions (both 0: feedback changes nothing yet). */
+            weights: {
+                pair: number;
+                item: number;
+            };
+            /** @description Visual similarity floor below which feedback never promotes an item (null: none). */
+            floor: number | null;
+            /** @description Visual candidates per by-id query feedback may re-order. */
+            candidates: number;
+        };
+        /**
          * IndexInfo
          * @description The snapshot being served.
          */
@@ -403,6 +429,8 @@ export interface components {
             projection: components["schemas"]["IndexProjection"] | null;
             /** Format: date-time */
             builtAt: string;
+            /** @description The shopper feedback by-id queries blend in, or null: none published (visual only). */
+            feedback: components["schemas"]["IndexFeedback"] | null;
             /** @description A newer published snapshot this API refused to load (truncated or altered file, another model): the version above keeps serving until a later snapshot verifies. null when none. */
             refused: {
                 /** @description The refused version (-1: CURRENT itself was unreadable). */
@@ -612,6 +640,14 @@ export interface components {
             /** @description Cosine similarity, −1…1 (1 = identical), of the two items’ vectors in the served space: the catalogue’s learned, whitened space when the index serves a projection (`GET /v1/index` `projection`), else the raw embeddings. What `minScore` and `collapse` are measured in. */
             similarity: number;
             metadata: components["schemas"]["Metadata"];
+            /**
+             * @description What ordered this result: always `visual` (its similarity); `labels` when the learned ranking (label and colour agreement) moved its score; `feedback` when shoppers’ published co-engagement (by-id queries with `blend=hybrid`) re-ordered it.
+             * @example [
+             *       "visual",
+             *       "labels"
+             *     ]
+             */
+            signals: ("visual" | "labels" | "feedback")[];
         };
         /**
          * SimilarResponse
@@ -1119,6 +1155,8 @@ export interface operations {
                 minScore?: number;
                 /** @description Near-duplicate collapse: drop a result whose cosine similarity (in the served space) to a better result is at least this. Re-encoded or resized copies of one photo measure about 0.95 or more on the raw embeddings but about 0.8 or more in a whitened projection (`GET /v1/index` `projection`): choose the threshold for the space served. */
                 collapse?: number;
+                /** @description `hybrid` (default): the visual results re-ordered with what shoppers did on this item’s page and with these items (co-engagement the indexer learns from POST /v1/events and publishes with the snapshot, weights fitted on held-out sessions); only among the top visual candidates, within their label groups, never lifting an item below the visual similarity floor. Identical to `visual` while no feedback is published. `visual`: feedback off, for comparison. */
+                blend?: "hybrid" | "visual";
             };
             header?: never;
             path: {

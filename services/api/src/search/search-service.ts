@@ -1,6 +1,14 @@
 import { sameModel } from '@lookalike/contracts';
 import { CropError, checkCrop } from '@lookalike/embedder';
 import { newQueryId } from '@lookalike/events';
+import {
+  blendRanking,
+  feedbackActive,
+  labelSlots,
+  readFeedback,
+  type FeedbackAttachment,
+  type RankingSignal,
+} from '@lookalike/feedback';
 import { LearnedRanker, rankedSearchByIdWith, rankedSearchWith } from '@lookalike/ranking';
 import type { ApiConfig } from '../config';
 import { requireSnapshot } from '../context';
@@ -102,12 +110,39 @@ function checkExamplesExist(snapshot: SnapshotView, examples: readonly PlacedExa
   );
 }
 
+/** A result as served: the ranked hit and what ordered it. */
+export type ServedHit = RankedHit & { signals: RankingSignal[] };
+
 export interface SimilarAnswer {
   /** Names this result list, so shoppers' events (POST /v1/events) can say where they came from. */
   queryId: string;
   indexVersion: number;
   model: string;
-  results: RankedHit[];
+  results: ServedHit[];
+}
+
+/** By-id queries: `hybrid` blends in the published shopper feedback (when there is any), `visual` never. */
+export type BlendMode = 'hybrid' | 'visual';
+
+/** The signals of results no feedback touched: the similarity, and the labels when the learned ranking moved the score. */
+export function withSignals(hits: readonly RankedHit[]): ServedHit[] {
+  return hits.map((hit) => ({
+    ...hit,
+    signals: hit.score !== hit.similarity ? ['visual', 'labels'] : ['visual'],
+  }));
+}
+
+/**
+ * Whether the snapshot's feedback can re-order `id`'s results: weights other than 0 and some
+ * evidence about its page (pairs) or about items anywhere (item-level lifts). Otherwise the by-id
+ * answer is exactly the visual one, searched exactly as without feedback.
+ */
+function feedbackFor(snapshot: SnapshotView, id: string, blend: BlendMode): FeedbackAttachment | null {
+  if (blend === 'visual') return null;
+  const feedback = readFeedback(snapshot);
+  if (!feedbackActive(feedback)) return null;
+  const { table } = feedback;
+  return table.neighbours(id).length > 0 || table.items.size > 0 ? feedback : null;
 }
 
 /**
@@ -189,15 +224,25 @@ export class SearchService {
       this.batcher.search(live, { vector: served.vector, options: candidates }),
     );
     end();
-    return { queryId: newQueryId(), indexVersion: live.version, model: live.model.id, results };
+    return {
+      queryId: newQueryId(),
+      indexVersion: live.version,
+      model: live.model.id,
+      results: withSignals(results),
+    };
   }
 
   /** The items most like a stored item (its stored vector; the item itself left out). */
-  async byItem(id: string, query: QueryParams, where: string): Promise<SimilarAnswer> {
+  async byItem(
+    id: string,
+    query: QueryParams,
+    where: string,
+    blend: BlendMode = 'hybrid',
+  ): Promise<SimilarAnswer> {
     const snapshot = requireSnapshot(this.deps);
     const parsed = this.parse(query, where);
     this.checkFields(parsed, snapshot);
-    return this.byItemOn(snapshot, id, parsed);
+    return this.byItemOn(snapshot, id, parsed, blend);
   }
 
   /**
@@ -302,7 +347,12 @@ export class SearchService {
       (candidates) => this.batcher.search(live, { vector, options: candidates }),
     );
     end();
-    return { queryId: newQueryId(), indexVersion: live.version, model: live.model.id, results };
+    return {
+      queryId: newQueryId(),
+      indexVersion: live.version,
+      model: live.model.id,
+      results: withSignals(results),
+    };
   }
 
   /** MODEL_MISMATCH (503, retried) when an embedding is not of the model `snapshot` was built with. */
@@ -316,12 +366,38 @@ export class SearchService {
     }
   }
 
-  /** byItem on a given snapshot, with options already parsed and checked against it. */
-  private async byItemOn(snapshot: SnapshotView, id: string, parsed: ParsedQuery): Promise<SimilarAnswer> {
+  /**
+   * byItem on a given snapshot, with options already parsed and checked against it. With feedback
+   * (the snapshot's published co-engagement and the weights fitted with it), the top
+   * `settings.candidates` visual results are re-ordered by the blend (packages/feedback blend.ts:
+   * within label slots, never promoting an item below the visual floor) and the first k returned.
+   */
+  private async byItemOn(
+    snapshot: SnapshotView,
+    id: string,
+    parsed: ParsedQuery,
+    blend: BlendMode = 'hybrid',
+  ): Promise<SimilarAnswer> {
     const end = this.metrics.queryDuration.startTimer({ kind: 'item' });
-    const results = await rankedSearchByIdWith(snapshot, id, parsed.options, (candidates) =>
+    const feedback = feedbackFor(snapshot, id, blend);
+    const { k } = parsed.options;
+    const options = feedback
+      ? { ...parsed.options, k: Math.max(k, feedback.settings.candidates) }
+      : parsed.options;
+    const hits = await rankedSearchByIdWith(snapshot, id, options, (candidates) =>
       this.batcher.search(snapshot, { id, options: candidates }),
     );
+    const results: ServedHit[] = feedback
+      ? blendRanking(
+          id,
+          hits,
+          feedback.table,
+          feedback.blend,
+          labelSlots<RankedHit>(snapshot.get(id)?.metadata, feedback.settings.slotFields),
+        )
+          .slice(0, k)
+          .map(({ feedback: _term, ...hit }) => hit)
+      : withSignals(hits);
     end();
     return { queryId: newQueryId(), indexVersion: snapshot.version, model: snapshot.model.id, results };
   }

@@ -1,3 +1,4 @@
+import { readFeedback } from '@lookalike/feedback';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
@@ -30,6 +31,36 @@ const IndexProjection = component(
   ),
 );
 
+const IndexFeedback = component(
+  'IndexFeedback',
+  Type.Object(
+    {
+      eventsUntil: Type.String({
+        format: 'date-time',
+        description: 'Time of the newest event aggregated (decay is measured to it).',
+      }),
+      sources: Type.Integer({ minimum: 0, description: 'Items with co-engaged neighbours published.' }),
+      pairs: Type.Integer({ minimum: 0, description: 'Co-engaged (source, item) pairs published.' }),
+      items: Type.Integer({ minimum: 0, description: 'Items with an item-level lift.' }),
+      weights: Type.Object(
+        { pair: Type.Number(), item: Type.Number() },
+        {
+          additionalProperties: false,
+          description: 'Blend weights fitted on held-out sessions (both 0: feedback changes nothing yet).',
+        },
+      ),
+      floor: Type.Union([Type.Number(), Type.Null()], {
+        description: 'Visual similarity floor below which feedback never promotes an item (null: none).',
+      }),
+      candidates: Type.Integer({ description: 'Visual candidates per by-id query feedback may re-order.' }),
+    },
+    {
+      additionalProperties: false,
+      description: 'The shopper feedback published with this snapshot (see blend on by-id queries).',
+    },
+  ),
+);
+
 const IndexInfo = component(
   'IndexInfo',
   Type.Object(
@@ -54,6 +85,9 @@ const IndexInfo = component(
           'search), or null: the raw embeddings are searched.',
       }),
       builtAt: Type.String({ format: 'date-time' }),
+      feedback: Type.Union([IndexFeedback, Type.Null()], {
+        description: 'The shopper feedback by-id queries blend in, or null: none published (visual only).',
+      }),
       refused: Type.Union(
         [
           Type.Object(
@@ -86,6 +120,22 @@ function projectionInfo(projection: ProjectionDescriptor | null) {
   return { kind, id, outputDimension, fittedOn, fittedAt };
 }
 
+/** The published feedback's summary, or null when the snapshot carries none. */
+function feedbackInfo(snapshot: Parameters<typeof readFeedback>[0]) {
+  const feedback = readFeedback(snapshot);
+  if (feedback.table.isEmpty && feedback.blend.floor === -Infinity) return null;
+  const { table, blend, settings } = feedback;
+  return {
+    eventsUntil: new Date(table.builtAt).toISOString(),
+    sources: table.sources.size,
+    pairs: table.pairCount,
+    items: table.items.size,
+    weights: { ...blend.weights },
+    floor: Number.isFinite(blend.floor) ? blend.floor : null,
+    candidates: settings.candidates,
+  };
+}
+
 /** GET /v1/index: the snapshot being served (version, size, model). */
 const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { deps }) => {
   await app.register(etag);
@@ -116,6 +166,7 @@ const indexInfoRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { de
         embeddingDimension: snapshot.model.dimension,
         projection: projectionInfo(snapshot.projection),
         builtAt: snapshot.builtAt,
+        feedback: feedbackInfo(snapshot),
         refused: deps.snapshots.refusal,
       };
     },

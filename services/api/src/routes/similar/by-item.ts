@@ -22,7 +22,10 @@ const byItemRoute: FastifyPluginAsyncTypebox<RouteContext> = async (app, { searc
         response: { 200: SimilarResponse, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => search.byItem(request.params.id, request.query, '/query'),
+    async (request) => {
+      const { blend, ...query } = request.query;
+      return search.byItem(request.params.id, query, '/query', blend);
+    },
   );
 };
 

@@ -35,6 +35,19 @@ export const SearchHit = component(
           '`projection`), else the raw embeddings. What `minScore` and `collapse` are measured in.',
       }),
       metadata: Metadata,
+      signals: Type.Array(
+        Type.Union([Type.Literal('visual'), Type.Literal('labels'), Type.Literal('feedback')]),
+        {
+          minItems: 1,
+          maxItems: 3,
+          uniqueItems: true,
+          description:
+            'What ordered this result: always `visual` (its similarity); `labels` when the learned ranking ' +
+            '(label and colour agreement) moved its score; `feedback` when shoppers’ published co-engagement ' +
+            '(by-id queries with `blend=hybrid`) re-ordered it.',
+          examples: [['visual', 'labels']],
+        },
+      ),
     },
     { additionalProperties: false, description: 'One result of a similarity query.' },
   ),
@@ -205,12 +218,23 @@ export const SimilarMultipartBody = component(
 );
 export type SimilarMultipartBody = Static<typeof SimilarMultipartBody>;
 
+export const Blend = Type.Union([Type.Literal('hybrid'), Type.Literal('visual')], {
+  default: 'hybrid',
+  description:
+    '`hybrid` (default): the visual results re-ordered with what shoppers did on this item’s page and ' +
+    'with these items (co-engagement the indexer learns from POST /v1/events and publishes with the ' +
+    'snapshot, weights fitted on held-out sessions); only among the top visual candidates, within ' +
+    'their label groups, never lifting an item below the visual similarity floor. Identical to ' +
+    '`visual` while no feedback is published. `visual`: feedback off, for comparison.',
+});
+
 export const ByItemQuery = Type.Object(
   {
     k: Type.Optional(K),
     filter: Type.Optional(FilterString),
     minScore: Type.Optional(MinScore),
     collapse: Type.Optional(Collapse),
+    blend: Type.Optional(Blend),
   },
   { additionalProperties: false },
 );

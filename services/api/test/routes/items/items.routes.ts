@@ -40,6 +40,7 @@ export function itemsRouteTests(h: RoutesOverFakes): void {
         id: 'green',
         score: expect.any(Number),
         similarity: expect.any(Number),
+        signals: ['visual'],
         metadata: { colour: 'green' },
       },
     ]);
