@@ -4,7 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RedisEventLog, eventKeys, newQueryId, parseStreamEntry, type ShopperEvent } from '../src';
+import {
+  RedisEventLog,
+  RedisEventStream,
+  eventKeys,
+  newQueryId,
+  parseStreamEntry,
+  type ShopperEvent,
+} from '../src';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -165,4 +172,42 @@ test('a closed connection fails the append instead of hanging', async () => {
   closed.disconnect();
   const events = new RedisEventLog({ connection: closed, prefix, maxLength: 1000, dedupeTtlSeconds: 60 });
   await expect(events.append([event('x')])).rejects.toThrow(/closed/);
+});
+
+describe('RedisEventStream (the indexer reads the whole stream and trims it by age)', () => {
+  test('readAll pages through every entry in order, skipping entries of another format', async () => {
+    const events = log();
+    for (let b = 0; b < 5; b++)
+      await events.append(Array.from({ length: 7 }, (_, i) => event(`p${b}-${i}`, { position: i })));
+    await redis.xadd(eventKeys(prefix).stream, '*', 'v', '99', 'eventId', 'from-the-future');
+    await events.append([event('last')]);
+    const stream = new RedisEventStream(redis, prefix);
+    const all = await stream.readAll(4);
+    expect(all.map((e) => e.eventId)).toEqual([
+      ...Array.from({ length: 5 }, (_, b) => Array.from({ length: 7 }, (_, i) => `p${b}-${i}`)).flat(),
+      'last',
+    ]);
+    const first = await stream.page(null, 10);
+    expect(first.events).toHaveLength(10);
+    expect(first.next).toBe(first.events[9]?.streamId);
+    expect(await stream.length()).toBe(37);
+  });
+
+  test('trimOlderThan drops the entries appended before the cutoff (XTRIM MINID) and keeps the rest', async () => {
+    const { stream: key } = eventKeys(prefix);
+    const stream = new RedisEventStream(redis, prefix);
+    // Entries with explicit ids: 1,000 "old" ones (ms 1000…) and 300 recent ones (now).
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 1000; i++) pipeline.xadd(key, `${1000 + i}-0`, 'v', '1', 'eventId', `old-${i}`);
+    await pipeline.exec();
+    const events = log();
+    for (let b = 0; b < 3; b++)
+      await events.append(Array.from({ length: 100 }, (_, i) => event(`new-${b}-${i}`)));
+    const removed = await stream.trimOlderThan(Date.now() - 60_000);
+    // `~`: whole nodes only, so a few old entries may stay; never a recent one goes.
+    expect(removed).toBeGreaterThan(800);
+    const left = (await redis.xrange(key, '-', '+')) as Array<[string, string[]]>;
+    expect(left.filter(([, f]) => String(f[3]).startsWith('new-'))).toHaveLength(300);
+    expect(left.length).toBe(1300 - removed);
+  });
 });
