@@ -9,7 +9,8 @@
  * - "Not like this" on a result asks POST /v1/recommend with the query item as positive and that result
  *   as negative, and the results change (the API's answer, without that item); the examples show as
  *   chips: "More like this" adds one, a chip's remove button (keyboard) takes one away, "Clear examples"
- *   goes back to the search by id;
+ *   goes back to the search by id, and Back brings the examples again; after a photo search the photo
+ *   (its marked area, cut out in the page, when cropped) is the first positive;
  * - axe-core: no serious or critical violation on the result and examples views; no console error,
  *   page error or failed request throughout.
  *
@@ -21,6 +22,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { eventKeys } from '@lookalike/events';
 import {
   apiEnv,
@@ -142,7 +144,7 @@ async function axeProblems(page: Page): Promise<string[]> {
     const data = tempDir('demo-feedback');
     const prefix = uniquePrefix('demo-feedback');
     const eventsKey = `demo-events-${randomBytes(12).toString('hex')}`;
-    const { text } = sampleCsv(ITEMS);
+    const { text, ids } = sampleCsv(ITEMS);
     let indexer: ServiceProcess;
     let api: RunningApi;
     let browser: Browser;
@@ -413,6 +415,76 @@ async function axeProblems(page: Page): Promise<string[]> {
       expect(await page.isVisible('#examples')).toBe(false);
       expect(await page.isVisible('#query')).toBe(true);
       expect(cleared).toEqual(itemResults);
+
+      // Back: the examples again, from the address (like/unlike), the same results.
+      const back = await after(page, () => page.goBack());
+      expect(new URL(page.url()).searchParams.getAll('like')).toEqual([sourceId, liked]);
+      expect(await page.isVisible('#examples')).toBe(true);
+      expect(back).toEqual(withoutNegative);
+      expect(problems).toEqual([]);
+    });
+
+    test('a photo search: the photo (its marked area when cropped) is the first example', async () => {
+      const photo = path.join(fashionImagesDir, `${ids[0] as string}.jpg`);
+      const photoResults = await after(page, () => page.setInputFiles('#photo', photo));
+      expect(await page.textContent('#results-heading')).toBe('Most similar to your photo');
+      const photoQuery = (await page.getAttribute('#search-info', 'data-query-id')) as string;
+
+      const unwanted = photoResults[1] as string;
+      const results = await after(page, () =>
+        page.click(`#results li.card[data-id="${unwanted}"] button.feedback[data-feedback="negative"]`),
+      );
+      const whole = recommends.at(-1) as { positive: Array<{ imageBase64?: string }>; negative: unknown[] };
+      expect(whole.negative).toEqual([{ id: unwanted }]);
+      expect(whole.positive).toEqual([{ imageBase64: expect.stringMatching(/^data:image\/jpeg;base64,/) }]);
+      // The photo's own bytes.
+      const sent = Buffer.from((whole.positive[0]?.imageBase64 as string).split(',')[1] as string, 'base64');
+      expect(sent.equals(readFileSync(photo))).toBe(true);
+      expect(results).not.toContain(unwanted);
+      expect(results).not.toEqual(photoResults);
+      expect(await page.locator('#positive-list li[data-photo="true"]').count()).toBe(1);
+      expect(new URL(page.url()).searchParams.getAll('unlike')).toEqual([unwanted]);
+      // Impressions: the photo list and the recommend list, each by its queryId.
+      const recommendQuery = (await page.getAttribute('#search-info', 'data-query-id')) as string;
+      expect(recommendQuery).not.toBe(photoQuery);
+      await eventsWhen(
+        (all) =>
+          all.filter((e) => e.queryId === photoQuery && e.type === 'impression').length ===
+            photoResults.length &&
+          all.filter((e) => e.queryId === recommendQuery && e.type === 'impression').length ===
+            results.length,
+        'the impressions of the photo list and of its recommend list',
+      );
+
+      // A marked area: the left half of the photo is sent, cut out in the page.
+      await after(page, () => page.click('#clear-examples'));
+      await page.click('#crop-numbers summary');
+      await after(page, async () => {
+        await page.fill('#crop-x', '0');
+        await page.fill('#crop-y', '0');
+        await page.fill('#crop-w', '50');
+        await page.fill('#crop-h', '100');
+        await page.press('#crop-h', 'Enter');
+      });
+      const cropped = await resultIds(page);
+      await after(page, () =>
+        page.click(
+          `#results li.card[data-id="${cropped[1] as string}"] button.feedback[data-feedback="negative"]`,
+        ),
+      );
+      const area = recommends.at(-1) as { positive: Array<{ imageBase64: string }> };
+      const part = await sharp(
+        Buffer.from(area.positive[0]?.imageBase64.split(',')[1] as string, 'base64'),
+      ).metadata();
+      const full = await sharp(photo).metadata();
+      expect([part.format, part.width, part.height]).toEqual([
+        'jpeg',
+        Math.round((full.width as number) / 2),
+        full.height,
+      ]);
+      expect(await page.textContent('#positive-list li[data-photo="true"]')).toContain('marked area');
+      expect(await axeProblems(page)).toEqual([]);
+      await shot('photo-examples');
       expect(problems).toEqual([]);
     });
   },
