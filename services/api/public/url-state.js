@@ -1,6 +1,7 @@
 // The view in the address bar: `?item=<id>&k=<n>&page=<n>&f.<field>=<value>…` (a filter field repeated
-// for each of its values; an examples search has `like=<id>` and `unlike=<id>`, repeated, instead of item), so that Back restores the previous search and a shared link reproduces the
-// view. An uploaded photo cannot be put in a URL: its history entry carries a token that finds the photo
+// for each of its values; an examples search has `like=<id>` and `unlike=<id>`, each repeated, instead
+// of `item`), so that Back restores the previous search and a shared link reproduces the view. An
+// uploaded photo cannot be put in a URL: its history entry carries a token that finds the photo
 // in memory while this page lives; after a reload or in a shared link it is gone (see queries.js).
 import { DEFAULT_K, el, state } from './page.js';
 
