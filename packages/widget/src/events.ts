@@ -4,6 +4,10 @@
  * clicks one by one with `keepalive` so they survive the navigation the click starts. A failure never
  * reaches the shop page: it is retried once at most (same eventIds, so the server stores them once)
  * and then reported to the caller, which emits a `lookalike-error` event.
+ *
+ * The API's demo page posts its events with this module too: `pnpm build` also bundles it alone
+ * (dist/events.js, served as /demo/shopper-events.js), so keep it free of DOM elements and globals
+ * other than fetch, crypto and sessionStorage.
  */
 import { WidgetError, type Endpoint } from './api';
 

@@ -2,8 +2,12 @@
 // the full metadata stays one click away under "Details".
 import { PROMOTED_FIELDS, el, humanize, imageUrl, make, priceOf, productUrlOf, titleOf } from './page.js';
 
-/** `similarity` is the cosine similarity of the result (the order may also weigh catalogue labels). */
-export function card(id, metadata, similarity) {
+/**
+ * `similarity` is the cosine similarity of the result (the order may also weigh catalogue labels);
+ * `position` its zero-based place in a result list (for shopper events), undefined in the catalogue,
+ * where `feedback` is false too: "More like this" / "Not like this" are for the results of a search.
+ */
+export function card(id, metadata, similarity, { position, feedback = false } = {}) {
   const title = titleOf(id, metadata);
   const price = priceOf(metadata);
   const link = productUrlOf(metadata);
@@ -46,9 +50,11 @@ export function card(id, metadata, similarity) {
   facts.append(make('div', {}, make('dt', { text: 'Id' }), make('dd', { text: id })));
   const hasDetails = Object.keys(metadata || {}).some((f) => !f.startsWith('_') && !PROMOTED_FIELDS.has(f));
 
+  const dataset = { id, metadata: JSON.stringify(metadata || {}) };
+  if (position !== undefined) dataset.position = String(position);
   return make(
     'li',
-    { class: 'card', dataset: { id, metadata: JSON.stringify(metadata || {}) } },
+    { class: 'card', dataset },
     pick,
     make(
       'div',
@@ -79,7 +85,29 @@ export function card(id, metadata, similarity) {
         ),
         facts,
       ),
+      feedback ? feedbackButtons(id, title) : null,
     ),
+  );
+}
+
+/**
+ * "More like this" / "Not like this": add the item to the examples the search looks like, or moves
+ * away from (queries.js). Each button's accessible name says which item it is about.
+ */
+function feedbackButtons(id, title) {
+  const button = (kind, text, mark) =>
+    make(
+      'button',
+      { type: 'button', class: `feedback feedback-${kind}`, dataset: { feedback: kind, id } },
+      make('span', { class: 'feedback-mark', 'aria-hidden': 'true', text: mark }),
+      text,
+      make('span', { class: 'visually-hidden', text: `: ${title}` }),
+    );
+  return make(
+    'div',
+    { class: 'card-feedback' },
+    button('positive', 'More like this', '+'),
+    button('negative', 'Not like this', '−'),
   );
 }
 

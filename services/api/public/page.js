@@ -10,6 +10,12 @@ export const el = {
   photo: $('photo'),
   k: $('k'),
   query: $('query'),
+  examples: $('examples'),
+  examplesHeading: $('examples-heading'),
+  positiveList: $('positive-list'),
+  negativeList: $('negative-list'),
+  negativeNone: $('negative-none'),
+  clearExamples: $('clear-examples'),
   queryImage: $('query-image'),
   queryCaption: $('query-caption'),
   queryMeta: $('query-meta'),
@@ -68,7 +74,11 @@ export const state = {
   counts: null, // field → Map(value → count) in the current results; null: catalogue counts
   facetsVersion: null,
   filter: new Map(), // field → Set of values (values of one field ORed, fields ANDed)
-  query: null, // { kind: 'upload', file, url, token, crop } | { kind: 'item', id, metadata, title }
+  // { kind: 'upload', file, url, token, crop } | { kind: 'item', id, metadata, title }
+  // | { kind: 'examples', positive: [example], negative: [example] }, an example being a catalogue
+  // item { id, title } or the photo { upload: <the upload query>, title } (positive only, first)
+  query: null,
+  list: null, // the event context of the results on screen ({ sourceItemId } | { queryId }); null: catalogue
   offset: 0,
   seq: 0, // only the newest request may render
   started: false, // the address has been read (demo.js)

@@ -3,6 +3,8 @@
 // Back or a shared link shows that view again.
 import { api } from './api.js';
 import { showCrop } from './crop.js';
+import { recordClick } from './events.js';
+import { MAX_EXAMPLES, currentExamples, itemExample, photoExample, showExamples } from './examples.js';
 import { pruneFilter, renderFacets } from './filters.js';
 import { PROMOTED_FIELDS, el, imageUrl, k, showError, showNotice, state, titleOf } from './page.js';
 import { pushView, readUrl, replaceView } from './url-state.js';
@@ -22,12 +24,14 @@ function showQuery(src, caption, meta) {
   el.queryCaption.textContent = caption;
   el.queryMeta.textContent = meta;
   el.query.hidden = false;
+  el.examples.hidden = true;
   el.uploadNote.hidden = !(state.query && state.query.kind === 'upload');
   showCrop();
 }
 
 function hideQuery() {
   el.query.hidden = true;
+  el.examples.hidden = true;
   el.photo.value = '';
 }
 
@@ -98,6 +102,79 @@ export async function searchByItem(id, metadata) {
   focusResults();
 }
 
+/** An examples search (POST /v1/recommend): the examples as chips instead of the query panel. */
+function showExampleSearch(examples) {
+  state.query = { kind: 'examples', positive: examples.positive, negative: examples.negative };
+  el.query.hidden = true;
+  showExamples();
+}
+
+/**
+ * "More like this" (`positive`) or "Not like this" (`negative`) on a result: the item joins those
+ * examples (leaving the other list if it was there), and the search runs again as a new history entry.
+ */
+export function addExample(kind, id, metadata) {
+  const examples = currentExamples();
+  const other = kind === 'positive' ? 'negative' : 'positive';
+  if (examples[kind].some((example) => example.id === id)) return;
+  if (examples[kind].length >= MAX_EXAMPLES) {
+    showNotice(
+      `At most ${MAX_EXAMPLES} examples on each side: remove one of “${kind === 'positive' ? 'More like' : 'Less like'}” first.`,
+    );
+    return;
+  }
+  showNotice('');
+  examples[other] = examples[other].filter((example) => example.id !== id);
+  examples[kind].push(itemExample(id, metadata));
+  if (examples.positive.length === 0) return;
+  showExampleSearch(examples);
+  pushView();
+  void render().then(focusResults);
+}
+
+function removeExample(kind, index) {
+  const examples = currentExamples();
+  examples[kind].splice(index, 1);
+  if (examples.positive.length === 0) return;
+  showExampleSearch(examples);
+  // The chip and its button are gone: the keyboard goes on from the panel's heading.
+  el.examplesHeading.focus();
+  pushView();
+  void render();
+}
+
+/** "Clear examples": back to the search the examples started from (their first positive). */
+async function clearExamples() {
+  const [first] = currentExamples().positive;
+  if (!first) return backToCatalogue();
+  showNotice('');
+  if (first.upload) showUpload(first.upload);
+  else if (!(await showItem(first.id, first.metadata))) return;
+  pushView();
+  await render();
+  focusResults();
+}
+
+/** The examples of an address (`like`, `unlike`, and the photo when this page still holds it). */
+async function showExamplesOf(photo, like, unlike) {
+  const example = async (id) => {
+    try {
+      return itemExample(id, (await api(`/v1/items/${encodeURIComponent(id)}`)).metadata);
+    } catch {
+      // Searched with anyway: the answer says which example is gone (EXAMPLE_NOT_FOUND).
+      return itemExample(id, {});
+    }
+  };
+  const [positive, negative] = await Promise.all([
+    Promise.all(like.slice(0, MAX_EXAMPLES - (photo ? 1 : 0)).map(example)),
+    Promise.all(unlike.slice(0, MAX_EXAMPLES).map(example)),
+  ]);
+  if (photo) positive.unshift(photoExample(photo));
+  if (positive.length === 0) return false;
+  showExampleSearch({ positive, negative });
+  return true;
+}
+
 function backToCatalogue() {
   state.query = null;
   state.offset = 0;
@@ -119,8 +196,18 @@ export async function applyUrl() {
   state.offset = (wanted.page - 1) * wanted.k;
   renderFacets();
   showNotice('');
-  if (wanted.upload && uploads.has(wanted.upload)) {
-    showUpload(uploads.get(wanted.upload));
+  const photo = wanted.upload && uploads.has(wanted.upload) ? uploads.get(wanted.upload) : null;
+  if (wanted.like.length > 0 || wanted.unlike.length > 0) {
+    if (wanted.upload && !photo)
+      showNotice(
+        'The photo of that search is no longer here: photos are not kept in the address. Its other examples are.',
+      );
+    if (!(await showExamplesOf(photo, wanted.like, wanted.unlike))) {
+      state.query = null;
+      hideQuery();
+    }
+  } else if (photo) {
+    showUpload(photo);
   } else if (wanted.item) {
     if (!(await showItem(wanted.item))) {
       state.query = null;
@@ -139,15 +226,28 @@ export async function applyUrl() {
   await render();
 }
 
-/** Result picks, Back (in the page and the browser), the result count and the catalogue pager. */
+/**
+ * Result picks (a click event for the list they are in), "More like this" / "Not like this" and the
+ * examples' chips, Back (in the page and the browser), the result count and the catalogue pager.
+ */
 export function wireQueries() {
   el.results.addEventListener('click', (event) => {
-    const pick = event.target.closest('button.card-pick');
-    if (!pick) return;
-    const id = pick.dataset.id;
-    const metadata = JSON.parse(pick.closest('li.card').dataset.metadata || '{}');
-    void searchByItem(id, metadata);
+    const target = event.target.closest('button.card-pick, button.feedback, a.card-link');
+    if (!target) return;
+    const li = target.closest('li.card');
+    const id = li.dataset.id;
+    const metadata = JSON.parse(li.dataset.metadata || '{}');
+    if (target.matches('button.feedback')) return addExample(target.dataset.feedback, id, metadata);
+    // Opening a result (its "more like this" search, or its product page): a click on that list.
+    if (state.list && li.dataset.position !== undefined)
+      recordClick(state.list, id, Number(li.dataset.position));
+    if (target.matches('button.card-pick')) void searchByItem(id, metadata);
   });
+  el.examples.addEventListener('click', (event) => {
+    const remove = event.target.closest('button.example-remove');
+    if (remove) removeExample(remove.dataset.kind, Number(remove.dataset.index));
+  });
+  el.clearExamples.addEventListener('click', () => void clearExamples());
 
   window.addEventListener('popstate', () => void applyUrl());
 

@@ -1,6 +1,7 @@
 // The view in the address bar: `?item=<id>&k=<n>&page=<n>&f.<field>=<value>…` (a filter field repeated
-// for each of its values), so that Back restores the previous search and a shared link reproduces the
-// view. An uploaded photo cannot be put in a URL: its history entry carries a token that finds the photo
+// for each of its values; an examples search has `like=<id>` and `unlike=<id>`, each repeated, instead
+// of `item`), so that Back restores the previous search and a shared link reproduces the view. An
+// uploaded photo cannot be put in a URL: its history entry carries a token that finds the photo
 // in memory while this page lives; after a reload or in a shared link it is gone (see queries.js).
 import { DEFAULT_K, el, state } from './page.js';
 
@@ -10,6 +11,10 @@ const FILTER_PREFIX = 'f.';
 export function urlOfState() {
   const params = new URLSearchParams();
   if (state.query && state.query.kind === 'item') params.set('item', state.query.id);
+  if (state.query && state.query.kind === 'examples') {
+    for (const example of state.query.positive) if (!example.upload) params.append('like', example.id);
+    for (const example of state.query.negative) params.append('unlike', example.id);
+  }
   if (Number(el.k.value) !== DEFAULT_K) params.set('k', el.k.value);
   if (!state.query && state.offset > 0)
     params.set('page', String(Math.floor(state.offset / Number(el.k.value)) + 1));
@@ -19,8 +24,12 @@ export function urlOfState() {
   return `${location.pathname}${search ? `?${search}` : ''}`;
 }
 
+/** The photo of the view (a photo search, or an examples search that started from one), by its token. */
 function entryOfState() {
-  return { upload: state.query && state.query.kind === 'upload' ? state.query.token : null };
+  const query = state.query;
+  if (query && query.kind === 'upload') return { upload: query.token };
+  const photo = query && query.kind === 'examples' ? query.positive.find((example) => example.upload) : null;
+  return { upload: photo ? photo.upload.token : null };
 }
 
 /** A new history entry for the view just chosen (no entry when nothing in it changed). */
@@ -41,7 +50,10 @@ export function replaceView() {
   history.replaceState(entryOfState(), '', urlOfState());
 }
 
-/** What the address asks for: `{ item, k, page, filter, upload }`; `#item=<id>` (older links) still works. */
+/**
+ * What the address asks for: `{ item, like, unlike, k, page, filter, upload }`; `#item=<id>` (older
+ * links) still works.
+ */
 export function readUrl() {
   const params = new URLSearchParams(location.search);
   const legacy = /^#item=(.+)$/.exec(location.hash);
@@ -54,8 +66,11 @@ export function readUrl() {
   }
   const k = Number(params.get('k'));
   const page = Number(params.get('page'));
+  const ids = (name) => [...new Set(params.getAll(name).filter(Boolean))];
   return {
     item: params.get('item') || (legacy ? decodeURIComponent(legacy[1]) : null),
+    like: ids('like'),
+    unlike: ids('unlike'),
     k: [...el.k.options].some((option) => Number(option.value) === k) ? k : DEFAULT_K,
     page: Number.isInteger(page) && page > 1 ? page : 1,
     filter,

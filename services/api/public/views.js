@@ -3,6 +3,8 @@
 import { api } from './api.js';
 import { card, showCards } from './cards.js';
 import { cropParam } from './crop.js';
+import { recordImpressions } from './events.js';
+import { recommendBody } from './examples.js';
 import { countResults, filterParam, loadFacets } from './filters.js';
 import { el, k, showError, state } from './page.js';
 
@@ -54,6 +56,10 @@ export async function refreshIndex() {
 
 function headingOf(query) {
   if (query.kind === 'item') return `Most similar to ${query.title}`;
+  if (query.kind === 'examples')
+    return query.negative.length > 0
+      ? 'More like your examples, less like the others'
+      : 'More like your examples';
   return query.crop ? 'Most similar to the marked area of your photo' : 'Most similar to your photo';
 }
 
@@ -80,6 +86,7 @@ export async function render() {
       const page = await api(`/v1/items?${params}`);
       if (!current()) return;
       el.heading.textContent = 'Catalogue';
+      state.list = null;
       const from = page.total === 0 ? 0 : page.offset + 1;
       const to = page.offset + page.items.length;
       el.summary.textContent =
@@ -107,6 +114,12 @@ export async function render() {
       if (query.crop) form.append('crop', cropParam(query.crop));
       form.append('image', query.file, query.file.name || 'photo');
       answer = await api('/v1/similar', { method: 'POST', body: form });
+    } else if (query.kind === 'examples') {
+      answer = await api('/v1/recommend', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(await recommendBody(query, k(), filter)),
+      });
     } else {
       const params = new URLSearchParams({ k: String(k()) });
       if (filter) params.set('filter', filter);
@@ -123,7 +136,17 @@ export async function render() {
           ? 'No items match the filter.'
           : 'No similar items found.'
         : `${n} similar item${n === 1 ? '' : 's'}, best first${filter ? ', filtered' : ''}.`;
-    showCards(answer.results.map((hit) => card(hit.id, hit.metadata, hit.similarity)));
+    // The list's name for shopper events: the item of a by-id search, else the answer's queryId.
+    state.list = query.kind === 'item' ? { sourceItemId: query.id } : { queryId: answer.queryId };
+    showCards(
+      answer.results.map((hit, position) =>
+        card(hit.id, hit.metadata, hit.similarity, { position, feedback: true }),
+      ),
+    );
+    recordImpressions(
+      state.list,
+      answer.results.map((hit) => hit.id),
+    );
     countResults(answer.results);
     // Technical facts for whoever evaluates the search go to the footer, not the shop's view.
     el.searchInfo.textContent = `Last search: index v${answer.indexVersion} · ${answer.model} · ${ms} ms${
@@ -141,6 +164,14 @@ export async function render() {
     if (err.code === 'NO_SNAPSHOT') return void refreshIndex();
     if (err.code === 'ITEM_NOT_FOUND' && state.query && state.query.kind === 'item') {
       showError(`Item ${state.query.id} is no longer in the catalogue.`);
+      return;
+    }
+    if (err.code === 'EXAMPLE_NOT_FOUND') {
+      showError('An example is no longer in the catalogue: remove it, or clear the examples.');
+      return;
+    }
+    if (err.code === 'DEGENERATE_QUERY') {
+      showError('These examples cancel each other out: remove one of them.');
       return;
     }
     if (err.code === 'INVALID_CROP') {

@@ -161,7 +161,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   ]) {
     await app.register(routes, context);
   }
-  await app.register(demoRoutes);
+  await app.register(demoRoutes, { eventsKey: config.EVENTS_KEY, apiKey: Boolean(config.API_KEY) });
   // The shop widget (/widget/lookalike.js) and its example page (/examples/).
   await app.register(widgetRoutes);
   return app;
