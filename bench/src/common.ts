@@ -216,7 +216,16 @@ export async function startApi(
     LOG_LEVEL: 'info',
     ...extraEnv,
   };
-  const child = spawn(process.execPath, [path.join(context.repoRoot, 'services/api/dist/server.js')], {
+  // BENCH_API_CPUS (e.g. `0`): the API process on these CPUs only (taskset), the deployment split of a
+  // service with its own cores; run the bench itself and Redis elsewhere (README, Performance).
+  const apiCpus = process.env.BENCH_API_CPUS;
+  const server = path.join(context.repoRoot, 'services/api/dist/server.js');
+  // BENCH_API_NODE_ARGS: node flags for the API process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const [command, args] = apiCpus
+    ? ['taskset', ['-c', apiCpus, process.execPath, ...nodeArgs, server]]
+    : [process.execPath, [...nodeArgs, server]];
+  const child = spawn(command, args, {
     cwd: context.repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -61,7 +61,11 @@ export interface RedisEventLogOptions {
 }
 
 /** The field/value list of an event's stream entry (the format documented in index.ts). */
-export function entryFields(event: ShopperEvent, receivedAt: number): string[] {
+export function entryFields(
+  event: ShopperEvent,
+  receivedAt: number | string,
+  timestampMs: number = Date.parse(event.timestamp),
+): string[] {
   const fields = [
     'v',
     EVENT_ENTRY_VERSION,
@@ -78,11 +82,11 @@ export function entryFields(event: ShopperEvent, receivedAt: number): string[] {
     'position',
     String(event.position),
     'timestamp',
-    new Date(Date.parse(event.timestamp)).toISOString(),
+    new Date(timestampMs).toISOString(),
     'sessionId',
     event.sessionId,
     'receivedAt',
-    new Date(receivedAt).toISOString(),
+    typeof receivedAt === 'string' ? receivedAt : new Date(receivedAt).toISOString(),
   );
   return fields;
 }
@@ -138,27 +142,25 @@ export function parseStreamEntry(streamId: string, flat: readonly string[]): Sto
  * retry then stores it (at worst twice, never zero times).
  *
  * KEYS[1] = stream, KEYS[1 + i] = seen-key of event i.
- * ARGV = maxLength, ttlSeconds, then per event: n, and n field/value strings.
+ * ARGV = maxLength, ttlSeconds, then the batch as ONE JSON array of each event's field/value list,
+ * decoded by Redis' built-in cjson. One argument instead of ~2,000: encoding and writing every field
+ * as an argument of its own took the API a third of its CPU per batch (profiled), on the event loop
+ * that also answers searches.
  * Returns, per event, its stream id or '' for a duplicate.
  */
 const APPEND_SCRIPT = `
 local maxlen = ARGV[1]
 local ttl = ARGV[2]
+local batch = cjson.decode(ARGV[3])
 local out = {}
-local a = 3
 for i = 2, #KEYS do
-  local n = tonumber(ARGV[a])
-  a = a + 1
   if redis.call('EXISTS', KEYS[i]) == 1 then
     out[#out + 1] = ''
   else
-    local fields = {}
-    for j = 0, n - 1 do fields[j + 1] = ARGV[a + j] end
-    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(fields))
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(batch[i - 1]))
     redis.call('SET', KEYS[i], id, 'EX', ttl)
     out[#out + 1] = id
   end
-  a = a + n
 end
 return out
 `;
@@ -195,11 +197,12 @@ export class RedisEventLog implements EventSink {
     if (events.length === 0) return { accepted: 0, duplicates: 0, ids: [] };
     await this.ready();
     const keys = [this.keys.stream, ...events.map((event) => this.keys.seen(event.eventId))];
-    const args: string[] = [String(this.maxLength), String(this.dedupeTtlSeconds)];
-    for (const event of events) {
-      const fields = entryFields(event, receivedAt);
-      args.push(String(fields.length), ...fields);
-    }
+    const received = new Date(receivedAt).toISOString();
+    const args: string[] = [
+      String(this.maxLength),
+      String(this.dedupeTtlSeconds),
+      JSON.stringify(events.map((event) => entryFields(event, received))),
+    ];
     let reply: unknown;
     try {
       reply = await this.connection.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
