@@ -212,6 +212,7 @@ describe('API system: API and indexer processes on real Redis', () => {
         id: IDS[i],
         score: expect.any(Number),
         similarity: expect.any(Number),
+        signals: ['visual'],
         metadata: metadataSent[i],
       });
       expect(body.results[0]?.score).toBeGreaterThan(0.99);

@@ -17,9 +17,9 @@
  * Screenshots go to .data/artifacts/demo/ (git-ignored; CI may keep them). The assertions are about
  * layout facts, not pixels. Skipped without Chromium like tests/demo-page.test.ts.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
   apiEnv,
@@ -39,6 +39,7 @@ import {
   type RunningApi,
   type ServiceProcess,
 } from './support';
+import { afterRender, axeProblems, describeWithBrowser, launchChromium } from './support/browser';
 
 jest.setTimeout(300_000);
 
@@ -64,22 +65,8 @@ declare const document: {
 };
 declare function getComputedStyle(element: PageElement): { lineHeight: string };
 declare const window: { innerHeight: number; innerWidth: number; scrollY: number };
-declare const axe: {
-  run(
-    context: unknown,
-    options: unknown,
-  ): Promise<{
-    violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: string[] }> }>;
-    passes: unknown[];
-  }>;
-};
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserRequired =
-  ['true', '1'].includes(process.env.CI ?? '') || process.env.LOOKALIKE_REQUIRE_BROWSER === '1';
-const haveBrowser = existsSync(CHROMIUM);
 const ARTIFACTS = path.join(repoRoot, '.data', 'artifacts', 'demo');
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ITEMS = 40;
 
 interface CardInfo {
@@ -108,53 +95,10 @@ function cards(page: Page): Promise<CardInfo[]> {
   );
 }
 
-/**
- * Runs `action` and waits for the render it causes: the page stamps each finished render with its
- * sequence number (data-rendered), so an older view's cards are never taken for the new ones. Then
- * every thumbnail must load.
- */
+/** Runs `action`, waits for the render it causes (tests/support/browser.ts), and reads the cards. */
 async function after(page: Page, action: () => Promise<unknown>, navigation = false): Promise<CardInfo[]> {
-  // A navigation loads a new document, whose renders count from 1 again.
-  const before = navigation
-    ? 0
-    : await page.evaluate(() => Number(document.getElementById('results')?.dataset.rendered ?? 0));
-  await action();
-  await page.waitForFunction(
-    (seen) => {
-      const results = document.getElementById('results');
-      return Number(results?.dataset.rendered ?? 0) > seen && results?.getAttribute('aria-busy') === 'false';
-    },
-    before,
-    { timeout: 30_000 },
-  );
-  await page.$$eval('#results img', (imgs) =>
-    imgs.forEach((img) => ((img as PageElement).loading = 'eager')),
-  );
-  await page.waitForFunction(
-    () =>
-      [...document.querySelectorAll('#results img')].every(
-        (img) => img.complete === true && (img.naturalWidth ?? 0) > 0,
-      ),
-    undefined,
-    { timeout: 30_000 },
-  );
+  await afterRender(page, action, { navigation });
   return cards(page);
-}
-
-/** axe-core in the page (evaluated through the DevTools protocol, which the page's CSP does not block). */
-async function axeProblems(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const { violations, passes } = await page.evaluate(() =>
-    axe.run(document, {
-      resultTypes: ['violations'],
-      runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'],
-    }),
-  );
-  // axe really ran its rules on this page (a broken injection answering nothing would pass).
-  expect(passes.length).toBeGreaterThan(10);
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /**
@@ -248,7 +192,7 @@ const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844 },
 ] as const;
 
-(haveBrowser || browserRequired ? describe : describe.skip)('demo page as a product (Chromium)', () => {
+describeWithBrowser('demo page as a product (Chromium)', () => {
   const data = tempDir('demo-product');
   const prefix = uniquePrefix('demo-product');
   const { text, ids } = sampleCsv(ITEMS);
@@ -263,7 +207,6 @@ const VIEWPORTS = [
   const unsafeId = ids[5] as string;
 
   beforeAll(async () => {
-    if (!haveBrowser) throw new Error(`Chromium is required here but missing at ${CHROMIUM}`);
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     // price and url columns beside the sample's own (the demo's default field names).
@@ -286,12 +229,7 @@ const VIEWPORTS = [
     [indexer, api, browser] = await Promise.all([
       startIndexer('indexer', env),
       startApi('api', apiEnv({ redisUrl: sharedRedisUrl, prefix, dataDir: data.dir })),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        chromiumSandbox: false,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      }),
+      launchChromium(),
     ]);
     const run = await runImport(
       ['--csv', csv, '--images', fashionImagesDir, '--wait'],

@@ -12,7 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import { type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import {
   apiEnv,
   deleteQueueKeys,
@@ -32,6 +32,7 @@ import {
   type RunningApi,
   type ServiceProcess,
 } from './support';
+import { describeWithBrowser, launchChromium } from './support/browser';
 import { ContractClient, type SimilarBody } from './support/api-client';
 
 jest.setTimeout(300_000);
@@ -59,19 +60,11 @@ declare const document: {
 };
 declare function getComputedStyle(element: PageElement): { outlineStyle: string };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserRequired =
-  ['true', '1'].includes(process.env.CI ?? '') || process.env.LOOKALIKE_REQUIRE_BROWSER === '1';
-const haveBrowser = existsSync(CHROMIUM);
 const SCREENSHOT = path.join(repoRoot, 'artifacts', 'demo-page.png');
 /** Imported by path (the indexer reads them under CATALOGUE_ROOT) … */
 const BY_PATH = 50;
 /** … and inline (--base64): their thumbnails come from the bytes in the job. */
 const BY_BASE64 = 10;
-
-if (!haveBrowser && !browserRequired) {
-  console.warn(`demo-page test skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh --browser installs it)`);
-}
 
 interface CardInfo {
   id: string;
@@ -126,7 +119,7 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
   return cards(page);
 }
 
-(haveBrowser || browserRequired ? describe : describe.skip)('demo page in headless Chromium', () => {
+describeWithBrowser('demo page in headless Chromium', () => {
   const data = tempDir('demo-page');
   const prefix = uniquePrefix('demo');
   const { text, ids } = sampleCsv(BY_PATH + BY_BASE64);
@@ -138,9 +131,6 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    if (!haveBrowser) {
-      throw new Error(`Chromium is required here but missing at ${CHROMIUM}: run scripts/setup.sh --browser`);
-    }
     // A screenshot left by an earlier run must not pass for this run's.
     rmSync(SCREENSHOT, { force: true });
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
@@ -154,7 +144,7 @@ async function settled(page: Page, heading: string, minCards = 1): Promise<CardI
     [indexer, api, browser] = await Promise.all([
       startIndexer('indexer', env),
       startApi('api', apiEnv({ redisUrl: sharedRedisUrl, prefix, dataDir: data.dir })),
-      chromium.launch({ executablePath: CHROMIUM, headless: true, chromiumSandbox: false }),
+      launchChromium(),
     ]);
     page = await browser.newPage({ viewport: { width: 1360, height: 1150 } });
     // Any script error, CSP violation or failed request (a missing thumbnail) is a failure.

@@ -22,13 +22,13 @@
  * Needs /usr/bin/chromium (`scripts/setup.sh --browser`); skipped where it is missing, except under
  * CI=true or LOOKALIKE_REQUIRE_BROWSER=1, as tests/demo-page.test.ts.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { eventKeys, parseStreamEntry, QUERY_ID_PATTERN, type StoredEvent } from '@lookalike/events';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
   apiEnv,
@@ -49,13 +49,10 @@ import {
   type RunningApi,
   type ServiceProcess,
 } from './support';
+import { describeWithBrowser, launchChromium } from './support/browser';
 
 jest.setTimeout(300_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserRequired =
-  ['true', '1'].includes(process.env.CI ?? '') || process.env.LOOKALIKE_REQUIRE_BROWSER === '1';
-const haveBrowser = existsSync(CHROMIUM);
 const ARTIFACTS = path.join(repoRoot, 'artifacts', 'widget');
 const WIDGET_BUNDLE = path.join(repoRoot, 'packages/widget/dist/lookalike.js');
 const AXE_SOURCE = path.join(path.dirname(require.resolve('axe-core')), 'axe.min.js');
@@ -68,12 +65,6 @@ const VIEWPORTS = [
   { name: 'desktop', width: 1366, height: 900 },
   { name: 'phone', width: 390, height: 844 },
 ] as const;
-
-if (!haveBrowser && !browserRequired) {
-  console.warn(
-    `widget browser test skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh --browser installs it)`,
-  );
-}
 
 /** What the widget shows, read from its (open) shadow root; layout in CSS pixels of the viewport. */
 interface WidgetState {
@@ -234,7 +225,7 @@ async function startShop(api: () => string): Promise<Shop> {
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-(haveBrowser || browserRequired ? describe : describe.skip)('shop widget in headless Chromium', () => {
+describeWithBrowser('shop widget in headless Chromium', () => {
   const data = tempDir('widget');
   const prefix = uniquePrefix('widget');
   const { text, ids } = sampleCsv(ITEMS);
@@ -310,9 +301,6 @@ async function startShop(api: () => string): Promise<Shop> {
   }
 
   beforeAll(async () => {
-    if (!haveBrowser) {
-      throw new Error(`Chromium is required here but missing at ${CHROMIUM}: run scripts/setup.sh --browser`);
-    }
     rmSync(ARTIFACTS, { recursive: true, force: true });
     redis = new Redis(sharedRedisUrl, { maxRetriesPerRequest: 1 });
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -339,12 +327,7 @@ async function startShop(api: () => string): Promise<Shop> {
           extra: { CORS_ORIGINS: allowed.origin, RATE_LIMIT_MAX: '0', EVENTS_KEY },
         }),
       ),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        chromiumSandbox: false,
-        args: ['--disable-gpu', '--disable-background-networking'],
-      }),
+      launchChromium(),
     ]);
 
     // The sample's rows plus a price and the product's URL in the allowed shop: the fields the widget maps.

@@ -21,6 +21,7 @@ export function indexRouteTests(h: RoutesOverFakes): void {
       embeddingDimension: FAKE_MODEL.dimension,
       projection: null,
       builtAt: '2024-01-01T00:00:00.000Z',
+      feedback: null,
       refused: null,
     });
   });
