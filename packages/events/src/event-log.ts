@@ -168,8 +168,8 @@ const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /**
  * The event log over a Redis stream: durable as far as Redis is (AOF, as docker-compose.yml runs
- * it), bounded by MAXLEN, idempotent by eventId. Consumers (the indexer, later) read the stream
- * with XREAD/XREADGROUP and parseStreamEntry.
+ * it), bounded by MAXLEN, idempotent by eventId. The indexer reads it with RedisEventStream (below);
+ * other consumers can use XRANGE/XREAD with parseStreamEntry.
  */
 export class RedisEventLog implements EventSink {
   readonly keys: ReturnType<typeof eventKeys>;
