@@ -167,6 +167,25 @@ return out
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /**
+ * XRANGE of `stream` from `start` to `end` (at most `count` entries), parsed; entries of another format
+ * are skipped but counted in `read`, and `lastId` is the last entry's id (skipped or not).
+ */
+async function readRange(
+  connection: Redis,
+  stream: string,
+  start: string,
+  end: string,
+  count: number,
+): Promise<{ events: StoredEvent[]; read: number; lastId: string | null }> {
+  const raw = (await connection.xrange(stream, start, end, 'COUNT', count)) as Array<[string, string[]]>;
+  const events = raw.flatMap(([id, fields]) => {
+    const event = parseStreamEntry(id, fields);
+    return event ? [event] : [];
+  });
+  return { events, read: raw.length, lastId: raw[raw.length - 1]?.[0] ?? null };
+}
+
+/**
  * The event log over a Redis stream: durable as far as Redis is (AOF, as docker-compose.yml runs
  * it), bounded by MAXLEN, idempotent by eventId. The indexer reads it with RedisEventStream (below);
  * other consumers can use XRANGE/XREAD with parseStreamEntry.
@@ -219,17 +238,14 @@ export class RedisEventLog implements EventSink {
   /** Entries between two stream ids (inclusive; `-` and `+` for the ends), oldest first. */
   async read(options: { start?: string; end?: string; count?: number } = {}): Promise<StoredEvent[]> {
     await this.ready();
-    const raw = (await this.connection.xrange(
+    const { events } = await readRange(
+      this.connection,
       this.keys.stream,
       options.start ?? '-',
       options.end ?? '+',
-      'COUNT',
       options.count ?? 1000,
-    )) as Array<[string, string[]]>;
-    return raw.flatMap(([id, fields]) => {
-      const event = parseStreamEntry(id, fields);
-      return event ? [event] : [];
-    });
+    );
+    return events;
   }
 
   /** Entries in the stream now. */
@@ -283,18 +299,14 @@ export class RedisEventStream {
    * `next` is the last entry's id (including entries skipped as unreadable), null at the end.
    */
   async page(after: string | null, count: number): Promise<{ events: StoredEvent[]; next: string | null }> {
-    const raw = (await this.connection.xrange(
+    const { events, read, lastId } = await readRange(
+      this.connection,
       this.keys.stream,
       after === null ? '-' : `(${after}`,
       '+',
-      'COUNT',
       count,
-    )) as Array<[string, string[]]>;
-    const events = raw.flatMap(([id, fields]) => {
-      const event = parseStreamEntry(id, fields);
-      return event ? [event] : [];
-    });
-    return { events, next: raw.length < count ? null : (raw[raw.length - 1]?.[0] ?? null) };
+    );
+    return { events, next: read < count ? null : lastId };
   }
 
   /** Every entry, read in pages of `pageSize` (the stream is bounded by MAXLEN and retention). */

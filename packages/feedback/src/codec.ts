@@ -226,22 +226,29 @@ export function feedbackActive(feedback: FeedbackAttachment): boolean {
   return !feedback.table.isEmpty && (pair !== 0 || item !== 0);
 }
 
-const decoded = new WeakMap<object, FeedbackAttachment>();
+const decoded = new WeakMap<object, FeedbackAttachment | null>();
+
+type AttachmentSource = { attachment?(name: string): Uint8Array | undefined };
 
 /**
- * The feedback a snapshot carries (decoded once per snapshot), or an empty table with weights 0 —
- * the visual ranking, unchanged — when it has none. A damaged attachment throws: the snapshot's
- * manifest checksum should have refused it already.
+ * The feedback a snapshot carries, decoded once per snapshot; null when it carries none. A damaged
+ * attachment throws: the snapshot's manifest checksum should have refused it already.
  */
-export function readFeedback(
-  snapshot: { attachment?(name: string): Uint8Array | undefined } | null,
-): FeedbackAttachment {
-  if (!snapshot) return noFeedback();
+export function publishedFeedback(snapshot: AttachmentSource | null): FeedbackAttachment | null {
+  if (!snapshot) return null;
   let feedback = decoded.get(snapshot);
-  if (!feedback) {
+  if (feedback === undefined) {
     const bytes = snapshot.attachment?.(CO_ENGAGEMENT_ATTACHMENT);
-    feedback = bytes ? decodeFeedbackAttachment(bytes) : noFeedback();
+    feedback = bytes ? decodeFeedbackAttachment(bytes) : null;
     decoded.set(snapshot, feedback);
   }
   return feedback;
+}
+
+/**
+ * The feedback a snapshot carries, or an empty table with weights 0 — the visual ranking, unchanged —
+ * when it has none (`publishedFeedback`).
+ */
+export function readFeedback(snapshot: AttachmentSource | null): FeedbackAttachment {
+  return publishedFeedback(snapshot) ?? noFeedback();
 }

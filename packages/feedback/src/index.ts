@@ -26,6 +26,7 @@ export {
   decodeCoEngagement,
   decodeFeedbackAttachment,
   readFeedback,
+  publishedFeedback,
   noFeedback,
   feedbackActive,
   DEFAULT_FEEDBACK_SETTINGS,

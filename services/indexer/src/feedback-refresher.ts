@@ -7,7 +7,6 @@ import {
   similarityFloor,
   type BlendWeights,
   type CatalogueCandidate,
-  type ShopperEvent,
 } from '@lookalike/feedback';
 import type { Logger } from '@lookalike/config';
 import type { PublishResult, Snapshot } from '@lookalike/index-store';
@@ -78,18 +77,6 @@ export type FeedbackRefreshOutcome =
 /** The 10th visual neighbour: the floor is "as similar as a first page shows almost everywhere". */
 const FLOOR_RANK = 10;
 
-function asShopperEvent(event: StoredEvent): ShopperEvent {
-  return {
-    eventId: event.eventId,
-    type: event.type,
-    itemId: event.itemId,
-    context: event.context,
-    position: event.position,
-    timestamp: event.timestamp,
-    sessionId: event.sessionId,
-  };
-}
-
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
@@ -147,8 +134,9 @@ export class FeedbackRefresher {
     const cutoff = Date.now() - this.options.retentionMs;
     const trimmed = await this.events.trimOlderThan(cutoff);
     const stored = await this.events.readAll();
-    // XTRIM ~ may leave a few older entries: the retention is applied exactly here.
-    const events = stored.filter((e) => Date.parse(e.receivedAt) >= cutoff).map(asShopperEvent);
+    // XTRIM ~ may leave a few older entries: the retention is applied exactly here. A stored event is
+    // the feedback package's ShopperEvent as it is (its extra fields are not read).
+    const events = stored.filter((e) => Date.parse(e.receivedAt) >= cutoff);
     const snapshot = await this.store.latest();
     if (!snapshot) return { published: false, reason: 'no-snapshot', events: events.length };
     const current = snapshot.attachment(CO_ENGAGEMENT_ATTACHMENT);

@@ -1,4 +1,4 @@
-import { readFeedback } from '@lookalike/feedback';
+import { publishedFeedback } from '@lookalike/feedback';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { SECURITY, requireSnapshot, type RouteContext } from '../../context';
@@ -121,9 +121,9 @@ function projectionInfo(projection: ProjectionDescriptor | null) {
 }
 
 /** The published feedback's summary, or null when the snapshot carries none. */
-function feedbackInfo(snapshot: Parameters<typeof readFeedback>[0]) {
-  const feedback = readFeedback(snapshot);
-  if (feedback.table.isEmpty && feedback.blend.floor === -Infinity) return null;
+function feedbackInfo(snapshot: Parameters<typeof publishedFeedback>[0]) {
+  const feedback = publishedFeedback(snapshot);
+  if (!feedback) return null;
   const { table, blend, settings } = feedback;
   return {
     eventsUntil: new Date(table.builtAt).toISOString(),
