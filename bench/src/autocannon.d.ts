@@ -40,6 +40,11 @@ declare module 'autocannon' {
     }
     interface Instance {
       stop(): void;
+      /** Every answer, as it comes: `responseTime` in ms. */
+      on(
+        event: 'response',
+        listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void,
+      ): Instance;
     }
   }
   function autocannon(

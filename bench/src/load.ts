@@ -80,24 +80,28 @@ export function startLoad(
   amount?: number,
   /** Requests per second across all connections (open loop); unset: closed loop, as fast as answered. */
   rate?: number,
+  /** Each answer's latency in ms, for suites that pool latencies over several runs. */
+  onLatency?: (ms: number) => void,
 ): RunningLoad {
   const sampler = new RssSampler(apiPid);
   const started = performance.now();
-  let instance: autocannon.Instance | null = null;
   let cap: NodeJS.Timeout | undefined;
   const bound = amount ? { amount } : { duration: seconds };
-  const done = new Promise<LoadResult>((resolve, reject) => {
-    const paced = rate ? { overallRate: rate } : {};
-    instance = autocannon({ url, connections, timeout: 60, requests, ...bound, ...paced }, (err, result) => {
+  const paced = rate ? { overallRate: rate } : {};
+  let settle: { resolve: (result: LoadResult) => void; reject: (err: Error) => void } | undefined;
+  const done = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
+  const instance = autocannon(
+    { url, connections, timeout: 60, requests, ...bound, ...paced },
+    (err, result) => {
       clearTimeout(cap);
       sampler.stop();
       if (err) {
-        reject(err);
+        settle?.reject(err);
         return;
       }
       const elapsed = (performance.now() - started) / 1000;
       const total = result['2xx'] + result.non2xx;
-      resolve({
+      settle?.resolve({
         connections,
         seconds: elapsed,
         requests: total,
@@ -107,10 +111,11 @@ export function startLoad(
         errors: result.errors + result.timeouts + result.non2xx,
         rssMaxMiB: sampler.max(),
       });
-    });
-  });
-  if (amount) cap = setTimeout(() => instance?.stop(), seconds * 1000);
-  return { stop: () => instance?.stop(), done };
+    },
+  );
+  if (onLatency) instance.on('response', (_client, _status, _bytes, ms) => onLatency(ms));
+  if (amount) cap = setTimeout(() => instance.stop(), seconds * 1000);
+  return { stop: () => instance.stop(), done };
 }
 
 export function runLoad(
@@ -121,6 +126,7 @@ export function runLoad(
   seconds: number,
   amount?: number,
   rate?: number,
+  onLatency?: (ms: number) => void,
 ): Promise<LoadResult> {
-  return startLoad(url, apiPid, requests, connections, seconds, amount, rate).done;
+  return startLoad(url, apiPid, requests, connections, seconds, amount, rate, onLatency).done;
 }

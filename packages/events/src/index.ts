@@ -74,3 +74,12 @@ export {
   type RedisEventLogOptions,
   type StoredEvent,
 } from './event-log';
+export {
+  InProcessEventIngestor,
+  ingestBatch,
+  type EventIngestor,
+  type IngestOutcome,
+  type IngestRejection,
+  type IngestRequest,
+  type RejectionCounts,
+} from './ingest';

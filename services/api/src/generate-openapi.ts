@@ -17,7 +17,7 @@ const inertDeps: ApiDeps = {
   snapshots: { current: () => null, reloads: 0, rejections: 0, refusal: null },
   queue: { enqueue: unused, getJob: unused, counts: unused, ping: unused },
   images: { load: unused },
-  events: { append: unused },
+  events: { ingest: unused, close: async () => undefined },
 };
 
 /**

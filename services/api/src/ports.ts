@@ -17,7 +17,7 @@ import type {
   SearchRequest,
 } from '@lookalike/contracts';
 import type { Crop, EmbedOptions } from '@lookalike/embedder';
-import type { EventSink } from '@lookalike/events';
+import type { EventIngestor, EventSink } from '@lookalike/events';
 import type { Snapshot, StoredItem } from '@lookalike/index-store';
 import type {
   CatalogueItem,
@@ -46,7 +46,7 @@ export type {
   StoredItem,
 };
 export type CatalogueJob = CatalogueJobInput;
-export type { EventSink };
+export type { EventIngestor, EventSink };
 export type JobView = JobStatus;
 
 /**
@@ -128,6 +128,9 @@ export interface ApiDeps {
   snapshots: SnapshotSource;
   queue: CatalogueJobs;
   images: ImageLoader;
-  /** Where POST /v1/events appends (RedisEventLog); rejects when Redis cannot be reached. */
-  events: EventSink;
+  /**
+   * Where POST /v1/events hands its batches (ThreadedEventIngestor in server.ts, or an
+   * InProcessEventIngestor over a RedisEventLog); rejects when Redis cannot be reached.
+   */
+  events: EventIngestor;
 }

@@ -3,11 +3,12 @@ import { ConfigError, createLogger, type Env, type Logger } from '@lookalike/con
 import { createEmbedder, type Embedder } from '@lookalike/embedder';
 import { ImageSource } from '@lookalike/image-source';
 import { SnapshotReader } from '@lookalike/index-store';
-import { RedisEventLog } from '@lookalike/events';
+import { InProcessEventIngestor, RedisEventLog, type EventIngestor } from '@lookalike/events';
 import { CatalogueQueue, closeRedisConnection, createRedisConnection } from '@lookalike/queue';
 import { buildApp, type App } from './app';
 import { ReplacedSnapshotCollector, exposeMajorGc } from './replaced-snapshot-collector';
 import { eventDedupeTtlSeconds, loadConfig, type ApiConfig } from './config';
+import { ThreadedEventIngestor, ingestThreadAvailable } from './events/threaded-ingestor';
 import type { ApiDeps } from './ports';
 import { ServedSnapshots } from './served-snapshots';
 
@@ -115,18 +116,26 @@ export async function startServer(env: Env, logger?: Logger): Promise<RunningSer
     });
     closers.push({ name: 'queue', close: () => queue.close() });
 
-    // Shopper events: a connection of their own that fails fast while Redis is down (503, like writes).
-    const eventsConnection = createRedisConnection(config.REDIS_URL, 'queue');
-    // The catalogue queue already warns about the same outage; this one only at debug.
-    eventsConnection.on('error', (err: Error) => log.debug({ err }, 'event log redis connection error'));
-    closers.push({ name: 'event log', close: () => closeRedisConnection(eventsConnection) });
-    const events = new RedisEventLog({
-      connection: eventsConnection,
+    // Shopper events: parsed, validated and appended in a thread of their own with its own Redis
+    // connection (ThreadedEventIngestor says why), failing fast while Redis is down (503, like writes).
+    // Run from TypeScript sources (no compiled worker file), on the event loop instead.
+    const eventLog = {
       prefix: config.QUEUE_PREFIX,
       maxLength: config.EVENTS_STREAM_MAXLEN,
       dedupeTtlSeconds: eventDedupeTtlSeconds(config),
       readyTimeoutMs: config.REDIS_TIMEOUT_MS,
-    });
+    };
+    let events: EventIngestor;
+    if (ingestThreadAvailable()) {
+      events = new ThreadedEventIngestor({ redisUrl: config.REDIS_URL, ...eventLog });
+    } else {
+      const eventsConnection = createRedisConnection(config.REDIS_URL, 'queue');
+      // The catalogue queue already warns about the same outage; this one only at debug.
+      eventsConnection.on('error', (err: Error) => log.debug({ err }, 'event log redis connection error'));
+      closers.push({ name: 'event log connection', close: () => closeRedisConnection(eventsConnection) });
+      events = new InProcessEventIngestor(new RedisEventLog({ connection: eventsConnection, ...eventLog }));
+    }
+    closers.push({ name: 'event ingest', close: () => events.close() });
 
     const images = new ImageSource({
       ...(config.CATALOGUE_ROOT ? { catalogueRoot: config.CATALOGUE_ROOT } : {}),

@@ -1,3 +1,4 @@
+import { InProcessEventIngestor } from '@lookalike/events';
 /**
  * Node's own request timeout (requestTimeout = 2 × REQUEST_TIMEOUT_MS): a client that never finishes
  * sending its request is answered 408 CLIENT_TIMEOUT problem+json on the socket by
@@ -28,7 +29,7 @@ async function listeningApp(): Promise<{ app: App; url: string }> {
       snapshots: new FakeSnapshots(),
       queue: new FakeQueue(),
       images: new ImageSource({ maxBytes: config.MAX_UPLOAD_BYTES, timeoutMs: 1000, maxRedirects: 0 }),
-      events: new FakeEventLog(),
+      events: new InProcessEventIngestor(new FakeEventLog()),
     },
     docsUi: false,
   });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LookalikeError, createLogger, type Env, type Logger } from '@lookalike/config';
+import { InProcessEventIngestor } from '@lookalike/events';
 import type { ItemSource } from '@lookalike/contracts';
 import { FieldIndex, matchesFilter, type FieldFacet } from '@lookalike/filter';
 import { buildApp, type App } from '../src/app';
@@ -348,7 +349,8 @@ export interface TestApp {
 /** An app over fakes (and the real ImageSource unless replaced), listening on a loopback port. */
 export async function buildTestApp(
   env: Env = {},
-  overrides: Partial<ApiDeps> & { snapshots?: FakeSnapshots } = {},
+  /** `events`: the sink the app's (in-process) ingestor appends to; the fake unless given. */
+  overrides: Partial<Omit<ApiDeps, 'events'>> & { snapshots?: FakeSnapshots; events?: EventSink } = {},
   /** A logger to build the app with (a test that reads the log lines); else API_TEST_LOG decides. */
   given: { logger?: Logger } = {},
 ): Promise<TestApp> {
@@ -357,8 +359,8 @@ export async function buildTestApp(
   const snapshots = overrides.snapshots ?? new FakeSnapshots();
   const queue = new FakeQueue();
   const embedder = new FakeEmbedder();
+  const events = overrides.events ?? new FakeEventLog();
   const deps: ApiDeps = {
-    events: new FakeEventLog(),
     embedder,
     snapshots,
     queue,
@@ -369,6 +371,7 @@ export async function buildTestApp(
       allowPrivateNetworks: config.ALLOW_PRIVATE_IMAGE_URLS,
     }),
     ...overrides,
+    events: new InProcessEventIngestor(events),
   };
   // API_TEST_LOG=debug shows the app's log while debugging a test.
   const logLevel = process.env.API_TEST_LOG;
@@ -382,7 +385,7 @@ export async function buildTestApp(
     snapshots,
     queue,
     embedder,
-    events: deps.events,
+    events,
     request: (path, options) => httpRequest(url, path, options),
   };
 }

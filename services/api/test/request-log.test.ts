@@ -1,7 +1,8 @@
 /**
  * Request logs: the app built with a real pino logger writing into memory (level debug, so probe
  * lines are seen at their level), real requests through Fastify. Each request gets exactly one
- * "request completed" line — at info, or at debug for /healthz, /readyz, /metrics — carrying method,
+ * "request completed" line — at info, or at debug for /healthz, /readyz, /metrics and answered
+ * POST /v1/events — carrying method,
  * route pattern, URL (redacted), status code and duration.
  */
 import { Writable } from 'node:stream';
@@ -79,6 +80,34 @@ describe('request logs', () => {
     expect(mine.filter((line) => line.level >= INFO)).toEqual([]);
     expect(mine.filter((line) => line.msg === 'request completed')).toEqual([
       expect.objectContaining({ level: DEBUG, route: path, statusCode: expect.any(Number) }),
+    ]);
+  });
+
+  test('POST /v1/events: accepted batches at debug, a refused one at info with its code', async () => {
+    const event = {
+      eventId: '6f1c1f5e-4d0b-4b8e-9a57-2f7f0a9a3c11',
+      type: 'click',
+      itemId: 'x',
+      context: { sourceItemId: 'x' },
+      position: 0,
+      timestamp: new Date().toISOString(),
+      sessionId: 's_abcdefgh',
+    };
+    const accepted = await linesOf('/v1/events', { method: 'POST', json: { events: [event] } });
+    expect(accepted.status).toBe(202);
+    expect(accepted.mine.filter((line) => line.level >= INFO)).toEqual([]);
+    expect(accepted.mine.filter((line) => line.msg === 'request completed')).toEqual([
+      expect.objectContaining({ level: DEBUG, route: '/v1/events', statusCode: 202 }),
+    ]);
+    const refused = await linesOf('/v1/events', { method: 'POST', json: { events: [] } });
+    expect(refused.status).toBe(400);
+    expect(refused.mine.filter((line) => line.level >= INFO)).toEqual([
+      expect.objectContaining({
+        level: INFO,
+        route: '/v1/events',
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+      }),
     ]);
   });
 

@@ -7,6 +7,13 @@ import fp from 'fastify-plugin';
  */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
+/**
+ * Shopper events come from every shopper's browser, thousands of POSTs a minute in a busy shop:
+ * answered ones are logged at debug (lookalike_events_* count them); refused or failed ones stay at
+ * info. Writing a line each also cost the event loop that answers searches (pnpm bench events).
+ */
+const QUIET_WHEN_ANSWERED: ReadonlySet<string> = new Set(['/v1/events']);
+
 /** What a request that matched no route is logged (and measured) as. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
@@ -45,10 +52,12 @@ function completedLine(request: FastifyRequest, reply: FastifyReply) {
  * code and duration (the request id comes with the request's logger). Replaces Fastify's two default
  * lines (disableRequestLogging in app.ts). A debug line at arrival shows requests still in flight.
  */
-/** Writes the request's one line: at debug for probes, at info for everything else. */
+/** Writes the request's one line: at debug for probes and accepted events, at info for everything else. */
 export function logRequestCompleted(request: FastifyRequest, reply: FastifyReply): void {
   const line = completedLine(request, reply);
-  if (PROBE_ROUTES.has(line.route)) request.log.debug(line, 'request completed');
+  const quiet =
+    PROBE_ROUTES.has(line.route) || (QUIET_WHEN_ANSWERED.has(line.route) && line.statusCode < 400);
+  if (quiet) request.log.debug(line, 'request completed');
   else request.log.info(line, 'request completed');
 }
 

@@ -1,3 +1,4 @@
+import { InProcessEventIngestor } from '@lookalike/events';
 /**
  * The app on a real port with the real Embedder (ONNX + sharp), the real ImageSource and a real
  * snapshot (SnapshotWriter → SnapshotReader in a temp dir), for the bad-input cases of every route
@@ -115,7 +116,7 @@ export function badInputServer(): { env(): BadInputEnv } {
         snapshots: new ServedSnapshots(reader, dataDir),
         queue: new FakeQueue(),
         images,
-        events: new FakeEventLog(),
+        events: new InProcessEventIngestor(new FakeEventLog()),
       },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });

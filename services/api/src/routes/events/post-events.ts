@@ -1,12 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import {
-  EVENT_ID_PATTERN,
-  EventBatchError,
-  rejectionReason,
-  validateBatch,
-  type EventRejection,
-} from '@lookalike/events';
+import { errorCodes } from 'fastify';
+import type { IngestRejection, RejectionCounts } from '@lookalike/events';
 import { redisCall, type RouteContext } from '../../context';
 import { ApiError } from '../../errors';
 import { routeRateLimit } from '../../plugins/rate-limit';
@@ -18,12 +13,6 @@ const NoQuery = Type.Object({}, { additionalProperties: false, description: 'No 
 
 /** Either key on POST /v1/events (see plugins/auth): the events key, or the write key. */
 const EVENTS_SECURITY: Array<Record<string, string[]>> = [{ eventsKey: [] }, { bearerAuth: [] }];
-
-/** The eventId of a refused event when it is a valid one (for the client's bookkeeping); else nothing is echoed. */
-function eventIdOf(raw: unknown): string | undefined {
-  const id = typeof raw === 'object' && raw !== null ? (raw as { eventId?: unknown }).eventId : undefined;
-  return typeof id === 'string' && EVENT_ID_PATTERN.test(id) ? id : undefined;
-}
 
 /**
  * POST /v1/events: shopper events from a shop front end (impressions, clicks, add-to-cart,
@@ -37,15 +26,29 @@ function eventIdOf(raw: unknown): string | undefined {
  */
 const eventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, deps }) => {
   const window = { maxAgeMs: config.EVENTS_MAX_AGE, maxFutureMs: config.EVENTS_MAX_FUTURE };
+  const { metrics } = app;
+  const countRejected = (counts: RejectionCounts) => {
+    for (const [reason, count] of Object.entries(counts)) metrics.eventsRejected.inc({ reason }, count);
+  };
+  const fieldErrors = (rejections: readonly IngestRejection[]) =>
+    rejections.map((r) => ({ path: `/body${r.path}`, message: `${r.code}: ${r.message}` }));
+
+  // The body stays bytes here: the ingestor parses it (in its own thread, ThreadedEventIngestor),
+  // so the event loop that answers searches does not. Scoped to this plugin (Fastify encapsulation):
+  // every other route keeps Fastify's JSON parser.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    if (body.length === 0) done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
+    else done(null, body);
+  });
 
   app.post(
     '/v1/events',
     {
       bodyLimit: config.EVENTS_MAX_BODY_BYTES,
-      // The body is validated once, in the handler, event by event (validateBatch: the same TypeBox
-      // schema, compiled), because one bad event must not refuse the batch. Fastify's own pass over
-      // it would be a second, discarded one on the hot path (10k events/s), so the route's schemas
-      // only document; the query string (no parameters allowed) is checked in the handler too.
+      // The body is validated once, by the ingestor, event by event (validateBatch: the same TypeBox
+      // schema, compiled), because one bad event must not refuse the batch; it arrives as bytes, so
+      // the route's schemas only document. The query string (none allowed) is checked in the handler.
       validatorCompiler: () => () => true,
       config: {
         access: 'events',
@@ -78,58 +81,45 @@ const eventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { confi
           fieldErrors: [{ path: `/query/${stray}`, message: 'is not allowed' }],
         });
       }
-      const now = Date.now();
-      let batch: ReturnType<typeof validateBatch>;
-      try {
-        batch = validateBatch(request.body, now, window);
-      } catch (err) {
-        if (!(err instanceof EventBatchError)) throw err;
-        throw new ApiError('VALIDATION_FAILED', `Invalid request: /body${err.path} ${err.message}`, {
-          fieldErrors: [{ path: `/body${err.path}`, message: err.message }],
-        });
-      }
-      const raw = (request.body as { events: unknown[] }).events;
-      const { metrics } = app;
-      for (const rejection of batch.rejected)
-        metrics.eventsRejected.inc({ reason: rejectionReason(rejection.code) });
-      const pointer = (r: EventRejection) => `/events/${r.index}${r.path}`;
-      if (batch.valid.length === 0) {
-        throw new ApiError('EVENTS_REJECTED', `No event of the batch is valid; none was stored`, {
-          fieldErrors: batch.rejected.map((r) => ({
-            path: `/body${pointer(r)}`,
-            message: `${r.code}: ${r.message}`,
-          })),
-        });
-      }
-      const stored = await redisCall(
-        () =>
-          deps.events.append(
-            batch.valid.map((valid) => valid.event),
-            now,
-          ),
+      const outcome = await redisCall(
+        () => deps.events.ingest({ body: request.body, receivedAt: Date.now(), window }),
         config.REDIS_TIMEOUT_MS,
       );
-      metrics.eventsAccepted.inc(stored.accepted);
-      metrics.eventsDuplicate.inc(stored.duplicates);
-      request.log.debug(
-        { accepted: stored.accepted, duplicates: stored.duplicates, rejected: batch.rejected.length },
-        'events stored',
-      );
-      return reply.code(202).send({
-        accepted: stored.accepted,
-        duplicates: stored.duplicates,
-        rejected: batch.rejected.length,
-        rejections: batch.rejected.map((r) => {
-          const eventId = eventIdOf(raw[r.index]);
-          return {
-            index: r.index,
-            ...(eventId !== undefined ? { eventId } : {}),
-            code: r.code,
-            path: pointer(r),
-            message: r.message,
-          };
-        }),
-      });
+      switch (outcome.kind) {
+        case 'unparsable':
+          throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
+        case 'malformed':
+          throw new ApiError(
+            'VALIDATION_FAILED',
+            `Invalid request: /body${outcome.path} ${outcome.message}`,
+            {
+              fieldErrors: [{ path: `/body${outcome.path}`, message: outcome.message }],
+            },
+          );
+        case 'none-valid':
+          countRejected(outcome.rejectedByReason);
+          throw new ApiError('EVENTS_REJECTED', `No event of the batch is valid; none was stored`, {
+            fieldErrors: fieldErrors(outcome.rejections),
+          });
+        case 'stored':
+          countRejected(outcome.rejectedByReason);
+          metrics.eventsAccepted.inc(outcome.accepted);
+          metrics.eventsDuplicate.inc(outcome.duplicates);
+          request.log.debug(
+            {
+              accepted: outcome.accepted,
+              duplicates: outcome.duplicates,
+              rejected: outcome.rejections.length,
+            },
+            'events stored',
+          );
+          return reply.code(202).send({
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            rejected: outcome.rejections.length,
+            rejections: outcome.rejections,
+          });
+      }
     },
   );
 };

@@ -1,3 +1,4 @@
+import { InProcessEventIngestor } from '@lookalike/events';
 /**
  * Where an item's image came from is internal (it may name private hosts or paths): stored items
  * keep it in `source`, and snapshots written before that kept it in the metadata as `_source`. Both
@@ -74,7 +75,7 @@ describe('an item’s source is never shown', () => {
         snapshots: new ServedSnapshots(reader, dataDir),
         queue: new FakeQueue(),
         images,
-        events: new FakeEventLog(),
+        events: new InProcessEventIngestor(new FakeEventLog()),
       },
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
