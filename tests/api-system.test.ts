@@ -382,12 +382,13 @@ describe('API system: API and indexer processes on real Redis', () => {
 
     expect(await api.process.exited).toEqual({ code: 0, signal: null });
     const closed = api.process.logs.filter((l) => l.msg === 'component closed').map((l) => l.component);
-    // HTTP first (in-flight requests finished), then the rest in reverse order of opening — the Redis
-    // queue connection included — and 'closed' last of all.
+    // HTTP first (in-flight requests finished), then the rest in reverse order of opening — the events'
+    // ingest thread (with its Redis connection) and the Redis queue connection included — and
+    // 'closed' last of all.
     expect(closed).toEqual([
       'http',
       'image source',
-      'event log',
+      'event ingest',
       'queue',
       'snapshot collector',
       'snapshot reader',

@@ -288,25 +288,19 @@ export function pooledP99(rounds: readonly Round[]) {
 
 export function eventsReport(rounds: Round[], seconds: number): BenchTable {
   const rows: Array<Array<string | number>> = [];
+  /** A round's queries of one phase: rate, p50, p99 (of the corrected latencies), errors. */
+  const queryCells = (load: LoadResult, latencies: number[]) => [
+    round(load.requestsPerSecond, 0),
+    round(percentile(latencies, 50), 1),
+    round(percentile(latencies, 99), 1),
+    load.errors,
+  ];
   rounds.forEach((r, i) => {
-    rows.push([
-      i + 1,
-      'queries alone',
-      round(r.without.requestsPerSecond, 0),
-      round(percentile(r.withoutLatencies, 50), 1),
-      round(percentile(r.withoutLatencies, 99), 1),
-      r.without.errors,
-      '',
-      '',
-      '',
-    ]);
+    rows.push([i + 1, 'queries alone', ...queryCells(r.without, r.withoutLatencies), '', '', '']);
     rows.push([
       i + 1,
       `queries + events (${EVENTS_PER_BATCH} per POST)`,
-      round(r.with.requestsPerSecond, 0),
-      round(percentile(r.withLatencies, 50), 1),
-      round(percentile(r.withLatencies, 99), 1),
-      r.with.errors,
+      ...queryCells(r.with, r.withLatencies),
       round(r.eventsPerSecond, 0),
       `${round(r.events.p50, 1)} / ${round(r.events.p99, 1)}`,
       r.events.errors,
@@ -314,10 +308,7 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     rows.push([
       i + 1,
       'queries + the same POSTs to a sink (control)',
-      round(r.control.requestsPerSecond, 0),
-      round(percentile(r.controlLatencies, 50), 1),
-      round(percentile(r.controlLatencies, 99), 1),
-      r.control.errors,
+      ...queryCells(r.control, r.controlLatencies),
       '',
       '',
       '',

@@ -4,14 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
-  RedisEventLog,
-  RedisEventStream,
-  eventKeys,
-  newQueryId,
-  parseStreamEntry,
-  type ShopperEvent,
-} from '../src';
+import { RedisEventLog, RedisEventStream, eventKeys, newQueryId, parseStreamEntry } from '../src';
+import { event } from './fixtures';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -31,19 +25,6 @@ afterEach(async () => {
 
 const log = (options: Partial<{ maxLength: number; dedupeTtlSeconds: number }> = {}) =>
   new RedisEventLog({ connection: redis, prefix, maxLength: 10_000, dedupeTtlSeconds: 3600, ...options });
-
-function event(eventId: string, overrides: Partial<ShopperEvent> = {}): ShopperEvent {
-  return {
-    eventId,
-    type: 'click',
-    itemId: 'sku-2',
-    context: { sourceItemId: 'sku-1' },
-    position: 1,
-    timestamp: '2026-12-07T11:30:00.5+02:00',
-    sessionId: 's_abcdefgh',
-    ...overrides,
-  };
-}
 
 test('appends a batch; read back with every field, the timestamp normalised to UTC', async () => {
   const events = log();

@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { InProcessEventIngestor, RedisEventLog, type IngestRequest, type ShopperEvent } from '../src';
+import { InProcessEventIngestor, RedisEventLog, type IngestRequest } from '../src';
+import { event } from './fixtures';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const NOW = Date.parse('2026-12-07T12:00:00.000Z');
@@ -27,19 +28,6 @@ afterEach(async () => {
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
 });
-
-function event(eventId: string, overrides: Record<string, unknown> = {}): ShopperEvent {
-  return {
-    eventId,
-    type: 'click',
-    itemId: 'sku-2',
-    context: { sourceItemId: 'sku-1' },
-    position: 1,
-    timestamp: '2026-12-07T11:59:00.000Z',
-    sessionId: 's_abcdefgh',
-    ...overrides,
-  } as ShopperEvent;
-}
 
 const bytes = (text: string): IngestRequest => ({
   body: new Uint8Array(Buffer.from(text)),

@@ -11,8 +11,7 @@ import { closeRedisConnection, createRedisConnection } from '@lookalike/queue';
 import type { Redis } from 'ioredis';
 import { eventDedupeTtlSeconds, loadConfig } from '../src/config';
 import { openWritesWarning } from '../src/server';
-import { ContractChecker, buildTestApp, redisUrl, testConfig, type TestApp } from './helpers';
-import { shopperEvent } from './routes/events/events.routes';
+import { ContractChecker, buildTestApp, redisUrl, shopperEvent, testConfig, type TestApp } from './helpers';
 
 const API_KEY = 'write-key-0123456789abcdef';
 const EVENTS_KEY = 'events-key-0123456789abcdef';

@@ -7,7 +7,14 @@
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { FakeSnapshot, buildTestApp, fakeVector, type RequestOptions, type TestApp } from './helpers';
+import {
+  FakeSnapshot,
+  buildTestApp,
+  fakeVector,
+  shopperEvent,
+  type RequestOptions,
+  type TestApp,
+} from './helpers';
 
 interface LogLine {
   level: number;
@@ -84,15 +91,7 @@ describe('request logs', () => {
   });
 
   test('POST /v1/events: accepted batches at debug, a refused one at info with its code', async () => {
-    const event = {
-      eventId: '6f1c1f5e-4d0b-4b8e-9a57-2f7f0a9a3c11',
-      type: 'click',
-      itemId: 'x',
-      context: { sourceItemId: 'x' },
-      position: 0,
-      timestamp: new Date().toISOString(),
-      sessionId: 's_abcdefgh',
-    };
+    const event = shopperEvent('6f1c1f5e-4d0b-4b8e-9a57-2f7f0a9a3c11');
     const accepted = await linesOf('/v1/events', { method: 'POST', json: { events: [event] } });
     expect(accepted.status).toBe(202);
     expect(accepted.mine.filter((line) => line.level >= INFO)).toEqual([]);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisEventStream } from '@lookalike/events';
 import { ThreadedEventIngestor } from '../src/events/threaded-ingestor';
+import { shopperEvent } from './helpers';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WORKER = path.join(__dirname, '../dist/events/ingest-worker.js');
@@ -45,16 +46,8 @@ function ingestor(redisUrl = REDIS_URL): ThreadedEventIngestor {
 }
 
 const body = (events: unknown[]) => new Uint8Array(Buffer.from(JSON.stringify({ events })));
-const event = (overrides: Record<string, unknown> = {}) => ({
-  eventId: randomUUID(),
-  type: 'impression',
-  itemId: 'sku-2',
-  context: { sourceItemId: 'sku-1' },
-  position: 3,
-  timestamp: new Date().toISOString(),
-  sessionId: 's_abcdefgh',
-  ...overrides,
-});
+const event = (overrides: Record<string, unknown> = {}) =>
+  shopperEvent(randomUUID(), { position: 3, ...overrides });
 
 test('bytes in, events in the stream: stored once, refused ones listed, bad JSON refused', async () => {
   const thread = ingestor();

@@ -31,6 +31,15 @@ export function feedbackMarkdown(report: FeedbackEvalReport): string {
   ].join('\n');
 }
 
+/** The feedback evaluation's defaults (also what `eval --feedback` runs with). */
+export const FEEDBACK_EVAL_DEFAULTS = {
+  seeds: [1, 2, 3, 4, 5],
+  events: [1_000, 5_000, 20_000, 50_000, 200_000],
+  heldOut: 3_000,
+  candidates: 50,
+  labelSlots: true,
+} as const;
+
 export function evalFeedbackCommand(getConfig: () => CliConfig): Command {
   return new Command('eval-feedback')
     .description(
@@ -39,19 +48,16 @@ export function evalFeedbackCommand(getConfig: () => CliConfig): Command {
         'click-through@5 on held-out shoppers, visual vs hybrid, per number of events, over several seeds',
     )
     .requiredOption('--catalogue <dir>', 'folder with styles.csv and images/<id>.jpg')
-    .option('--seeds <list>', 'simulation seeds', countList, [1, 2, 3, 4, 5])
-    .option(
-      '--events <list>',
-      'learning-curve points: events logged before fitting',
-      countList,
-      [1_000, 5_000, 20_000, 50_000, 200_000],
-    )
-    .option('--held-out <n>', 'held-out shoppers per seed', positiveInteger, 3_000)
+    .option('--seeds <list>', 'simulation seeds', countList, [...FEEDBACK_EVAL_DEFAULTS.seeds])
+    .option('--events <list>', 'learning-curve points: events logged before fitting', countList, [
+      ...FEEDBACK_EVAL_DEFAULTS.events,
+    ])
+    .option('--held-out <n>', 'held-out shoppers per seed', positiveInteger, FEEDBACK_EVAL_DEFAULTS.heldOut)
     .option(
       '--candidates <n>',
       'visual candidates per by-id query the hybrid may re-order',
       positiveInteger,
-      50,
+      FEEDBACK_EVAL_DEFAULTS.candidates,
     )
     .option(
       '--no-label-slots',

@@ -5,7 +5,9 @@ import { markdown, table } from '../evaluation/report';
 import { runEval, type EvalOptions } from '../evaluation/run';
 import { DEFAULT_PROJECTION_SPEC } from '@lookalike/projection';
 import { DEFAULT_RANKING_CONFIG } from '@lookalike/ranking';
+import { runFeedbackEval } from '../evaluation/feedback-run';
 import { fieldList, positiveInteger, projectionSpec, rankingWeights } from '../options';
+import { FEEDBACK_EVAL_DEFAULTS, feedbackMarkdown } from './eval-feedback';
 
 export { CRITERIA, foldOf, type EvalReport, type ModeResult } from '../evaluation/judging';
 export { runEval } from '../evaluation/run';
@@ -50,7 +52,12 @@ export function evalCommand(getConfig: () => CliConfig): Command {
       {},
     )
     .option('--image-template <template>', 'image path per row, relative to the folder', 'images/{id}.jpg')
-    .action(async (options: EvalOptions) => {
+    .option(
+      '--feedback',
+      'then the feedback evaluation on the same catalogue (simulated shoppers, visual vs hybrid; ' +
+        '`eval-feedback` with its defaults, which has the options to vary it)',
+    )
+    .action(async (options: EvalOptions & { feedback?: boolean }) => {
       const log = (s: string) => process.stderr.write(`${s}\n`);
       const report = await runEval(getConfig(), options, log);
       process.stdout.write(
@@ -67,7 +74,31 @@ export function evalCommand(getConfig: () => CliConfig): Command {
           `${report.baseline.queryMs.toFixed(2)} ms, full ${report.full.queryMs.toFixed(2)} ms\n`,
       );
       if (report.contactSheet) process.stdout.write(`contact sheet: ${report.contactSheet}\n`);
-      if (options.json) await writeFile(options.json, JSON.stringify(report, null, 2));
-      if (options.report) await writeFile(options.report, markdown(report));
+      if (!options.feedback) {
+        if (options.json) await writeFile(options.json, JSON.stringify(report, null, 2));
+        if (options.report) await writeFile(options.report, markdown(report));
+        return;
+      }
+      // The same catalogue options (and embeddings cache), so the second pass embeds nothing anew.
+      const feedback = await runFeedbackEval(
+        getConfig(),
+        {
+          catalogue: options.catalogue,
+          csv: options.csv,
+          imageTemplate: options.imageTemplate,
+          projection: options.projection,
+          rankingLabelFields: options.rankingLabelFields,
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+          ...(options.embeddingsCache !== undefined ? { embeddingsCache: options.embeddingsCache } : {}),
+          ...FEEDBACK_EVAL_DEFAULTS,
+          seeds: [...FEEDBACK_EVAL_DEFAULTS.seeds],
+          events: [...FEEDBACK_EVAL_DEFAULTS.events],
+        },
+        log,
+      );
+      const feedbackReport = feedbackMarkdown(feedback);
+      process.stdout.write(`\n${feedbackReport}\n`);
+      if (options.json) await writeFile(options.json, JSON.stringify({ ...report, feedback }, null, 2));
+      if (options.report) await writeFile(options.report, `${markdown(report)}\n${feedbackReport}`);
     });
 }

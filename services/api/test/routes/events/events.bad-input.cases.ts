@@ -1,5 +1,5 @@
 import type { BadCase, BadInputEnv } from '../../bad-input/harness';
-import { shopperEvent } from './events.routes';
+import { shopperEvent } from '../../helpers';
 
 /** Malformed requests to POST /v1/events and their documented problems (run by test/bad-input.test.ts). */
 export async function eventsBadInputCases(_env: BadInputEnv): Promise<BadCase[]> {

@@ -1,23 +1,6 @@
 import { QUERY_ID_PATTERN } from '@lookalike/events';
-import { FakeEventLog } from '../../helpers';
+import { FakeEventLog, shopperEvent } from '../../helpers';
 import type { RoutesOverFakes } from '../harness';
-
-/** A valid event, happening now; fields overridden per case. */
-export function shopperEvent(
-  eventId: string,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    eventId,
-    type: 'click',
-    itemId: 'green-shirt',
-    context: { sourceItemId: 'red-shirt' },
-    position: 0,
-    timestamp: new Date().toISOString(),
-    sessionId: 's_route_test_1',
-    ...overrides,
-  };
-}
 
 /** Route tests of events and query ids (run by test/routes.test.ts, which checks contract coverage). */
 export function eventsRouteTests(h: RoutesOverFakes): void {
