@@ -32,8 +32,9 @@ afterEach(async () => {
   await redis.quit();
 });
 
-function ingestor(redisUrl = REDIS_URL): ThreadedEventIngestor {
+function ingestor(redisUrl = REDIS_URL, maxQueue?: number): ThreadedEventIngestor {
   const made = new ThreadedEventIngestor({
+    ...(maxQueue !== undefined ? { maxQueue } : {}),
     redisUrl,
     prefix,
     maxLength: 10_000,
@@ -89,4 +90,20 @@ test('many batches at once all land; an unreachable Redis rejects promptly', asy
     down.ingest({ body: body([event()]), receivedAt: Date.now(), window: WINDOW }),
   ).rejects.toThrow();
   expect(Date.now() - started).toBeLessThan(5000);
+});
+
+test('past its queue bound the thread refuses batches at once (the API answers 503) and stores the rest', async () => {
+  // 16 batches run in the thread at a time and 2 may wait: of 60 sent at once, some must be refused.
+  const thread = ingestor(REDIS_URL, 2);
+  const settled = await Promise.allSettled(
+    Array.from({ length: 60 }, () =>
+      thread.ingest({ body: body([event()]), receivedAt: Date.now(), window: WINDOW }),
+    ),
+  );
+  const refused = settled.filter((s) => s.status === 'rejected');
+  const stored = settled.filter((s) => s.status === 'fulfilled');
+  expect(refused.length).toBeGreaterThan(0);
+  expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/queue/i);
+  expect(stored.length).toBeGreaterThanOrEqual(2);
+  expect(await redis.xlen(`${prefix}:events`)).toBe(stored.length);
 });
