@@ -79,6 +79,23 @@ export async function runImport(
   return { ...result, summary };
 }
 
+/**
+ * `lookalike import … --wait` of a catalogue a test needs whole: fails the test (with the CLI's last
+ * output) unless the command succeeded and indexed every row.
+ */
+export async function importWhole(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 240_000,
+): Promise<ImportSummary | null> {
+  const run = await runImport([...args, '--wait'], env, timeoutMs);
+  expect({ code: run.code, failed: run.summary?.failed, stderr: run.stderr.slice(-1500) }).toMatchObject({
+    code: 0,
+    failed: [],
+  });
+  return run.summary;
+}
+
 /** Deletes every Redis key under the prefix (a test's queue), leaving everything else alone. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
   const client = new Redis(redisUrl, {
