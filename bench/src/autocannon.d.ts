@@ -6,8 +6,6 @@ declare module 'autocannon' {
       path?: string;
       headers?: Record<string, string>;
       body?: string | Buffer;
-      /** Called before each send of this request; returns the request to send (e.g. a fresh body). */
-      setupRequest?: (request: Request) => Request;
     }
     interface Options {
       url: string;
@@ -17,8 +15,6 @@ declare module 'autocannon' {
       timeout?: number;
       pipelining?: number;
       requests?: Request[];
-      /** Requests per second across all connections (open loop); unset: as fast as answers come. */
-      overallRate?: number;
     }
     interface Histogram {
       average: number;
@@ -40,11 +36,6 @@ declare module 'autocannon' {
     }
     interface Instance {
       stop(): void;
-      /** Every answer, as it comes: `responseTime` in ms. */
-      on(
-        event: 'response',
-        listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void,
-      ): Instance;
     }
   }
   function autocannon(

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { startLoad, type LoadResult } from './load';
+import type { LoadResult } from './load';
+import { runPaced } from './paced';
 
 /**
- * The events load of the `events` suite, in a child process of its own (not a worker thread:
- * autocannon run inside a worker thread takes itself for one of its own workers and answers raw
- * histograms). The query load's latencies
- * are timed on the bench's main event loop; were the events load (100 POSTs/s of 20 kB bodies and
+ * The events load of the `events` suite, paced (paced.ts), in a child process of its own at the
+ * lowest CPU priority. The query load's latencies are timed on the bench's main event loop; were the events load (100 POSTs/s of 20 kB bodies and
  * their answers) on that same loop, its work would delay when query answers are read and show up as
  * query latency that the API never had. The bodies are made before the phase starts, with fresh
  * event ids, so building them takes no CPU from the system measured either.
@@ -45,26 +44,25 @@ export function eventBatch(session: string, items: number, size: number): string
 
 function run(job: EventsLoadJob): void {
   const send = (message: EventsLoadMessage) => process.send?.(message);
-  // 20 % spare: the open loop may send a few more than rate × seconds.
-  const bodies = Array.from({ length: Math.ceil((job.seconds + 2) * job.rate * 1.2) }, () =>
+  const bodies = Array.from({ length: Math.round(job.seconds * job.rate) }, () =>
     eventBatch(job.session, job.items, job.eventsPerBatch),
   );
-  let next = 0;
-  const requests = [
-    {
-      method: 'POST' as const,
-      path: '/v1/events',
-      headers: { 'content-type': 'application/json' },
-      setupRequest: (request: { body?: string | Buffer }) => ({
-        ...request,
-        body: bodies[next++] ?? eventBatch(job.session, job.items, job.eventsPerBatch),
-      }),
-    },
-  ];
   send({ ready: true });
   process.once('message', () => {
-    startLoad(job.url, job.apiPid, requests, job.connections, job.seconds, undefined, job.rate)
-      .done.then((result) => send({ result }))
+    runPaced({
+      url: job.url,
+      apiPid: job.apiPid,
+      rate: job.rate,
+      seconds: job.seconds,
+      connections: job.connections,
+      request: (i) => ({
+        method: 'POST',
+        path: '/v1/events',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[i] ?? eventBatch(job.session, job.items, job.eventsPerBatch),
+      }),
+    })
+      .then((result) => send({ result }))
       .catch((err: unknown) => send({ error: String(err) }));
   });
 }

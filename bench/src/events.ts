@@ -4,16 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { defaultModelIdentity, median, percentile, round, startApi } from './common';
-import { correctedForOmission } from './stats';
 import { catalogueSpace, publishCatalogue } from './compact';
 import { fork } from 'node:child_process';
 import type { EventsLoadJob, EventsLoadMessage } from './events-load-worker';
-import { byIdRequests, runLoad, type LoadResult } from './load';
+import { byIdRequests, type LoadResult } from './load';
+import { runPaced } from './paced';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
  * Shopper events under query load (issue 17): a real API process serves a 50k-item compact snapshot
- * and answers by-id queries at a fixed rate (open loop, 8 connections), first alone, then while
+ * and answers by-id queries at a fixed pace (open loop, paced.ts), first alone, then while
  * `POST /v1/events` receives 10,000 events per second (batches of 100 with fresh event ids, so every
  * event is validated, deduplicated and appended to the Redis stream — no replay shortcut). Both paths
  * are warmed up first; then 8 rounds of three phases (below), in ABC CBA order. Every query's latency is kept,
@@ -25,7 +25,8 @@ import type { BenchContext, BenchSuite, BenchTable } from './types';
  * process of its own with its bodies made before the phase (events-load-worker.ts), so the load
  * generator's own work is not timed as query latency. The query rate is fixed rather than "as fast
  * as possible": a closed loop saturates both cores by itself, and then any extra work, events or
- * not, shows up one for one in its latency.
+ * not, shows up one for one in its latency. Both loads are evenly paced (not autocannon's
+ * per-second budgets, which burst: paced.ts says why).
  */
 
 const ITEMS = 50_000;
@@ -34,8 +35,6 @@ const ROUNDS = 8;
 const PHASE_SECONDS = 8;
 /** By-id queries per second during both phases: a busy shop's traffic on this 2-core machine. */
 const QUERY_RATE = 200;
-/** How often each query connection sends (ms): the expected interval of the omission correction. */
-const SEND_INTERVAL_MS = (1000 * QUERY_CONNECTIONS) / QUERY_RATE;
 const EVENTS_PER_BATCH = 100;
 const EVENTS_PER_SECOND_TARGET = 10_000;
 const EVENT_CONNECTIONS = 4;
@@ -152,7 +151,7 @@ export const eventsSuite: BenchSuite = {
         QUEUE_PREFIX: prefix,
         EVENTS_RATE_LIMIT_MAX: '0',
       });
-      const queries = byIdRequests(ITEMS);
+      const queryPaths = byIdRequests(ITEMS).map((request) => String(request.path));
       const session = `bench-${randomBytes(6).toString('hex')}`;
       const measured: Round[] = [];
       const sink = await startSink();
@@ -167,23 +166,24 @@ export const eventsSuite: BenchSuite = {
           eventsPerBatch: EVENTS_PER_BATCH,
           session,
         });
+        const queryLoad = (phaseSeconds: number, onLatency?: (ms: number) => void) =>
+          runPaced({
+            url: api.url,
+            apiPid: api.pid,
+            rate: QUERY_RATE,
+            seconds: phaseSeconds,
+            connections: QUERY_CONNECTIONS,
+            request: (i) => ({ method: 'GET', path: queryPaths[i % queryPaths.length] ?? '/' }),
+            onLatency,
+          });
         const queriesFor = async () => {
           const latencies: number[] = [];
-          const result = await runLoad(
-            api.url,
-            api.pid,
-            queries,
-            QUERY_CONNECTIONS,
-            seconds,
-            undefined,
-            QUERY_RATE,
-            (ms) => latencies.push(ms),
-          );
-          return { result, latencies: correctedForOmission(latencies, SEND_INTERVAL_MS) };
+          const result = await queryLoad(seconds, (ms) => latencies.push(ms));
+          return { result, latencies };
         };
         // Warm-up of both paths (JIT, the stream's first allocations), unmeasured.
         const warmEvents = await startEventsLoad(job(3));
-        await runLoad(api.url, api.pid, queries, QUERY_CONNECTIONS, 3, undefined, QUERY_RATE);
+        await queryLoad(3);
         await warmEvents.done();
         const alone = async (round: number) => {
           context.log(`events: round ${round}/${rounds}, queries alone ${seconds} s`);
@@ -369,8 +369,8 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     ],
     rows,
     notes: [
-      `Each phase ${seconds} s, ${rounds.length} rounds in ABC CBA order; queries open loop at ${QUERY_RATE} req/s over ${QUERY_CONNECTIONS} connections; events ${EVENTS_PER_SECOND_TARGET / EVENTS_PER_BATCH} POSTs/s of ${EVENTS_PER_BATCH} fresh events over ${EVENT_CONNECTIONS} connections; events/s stored = growth of the Redis stream (XLEN) over the phase (median of the rounds).`,
-      `Query latencies are autocannon's per-answer times, corrected for coordinated omission with the connections' ${SEND_INTERVAL_MS}-ms send interval (bench/src/stats.ts: autocannon's own percentiles correct with a 1-ms interval and are not used).`,
+      `Each phase ${seconds} s, ${rounds.length} rounds in ABC CBA order; queries paced at ${QUERY_RATE} req/s (one every ${1000 / QUERY_RATE} ms, at most ${QUERY_CONNECTIONS} connections); events ${EVENTS_PER_SECOND_TARGET / EVENTS_PER_BATCH} POSTs/s, one every ${(1000 * EVENTS_PER_BATCH) / EVENTS_PER_SECOND_TARGET} ms, of ${EVENTS_PER_BATCH} fresh events over ${EVENT_CONNECTIONS} connections; events/s stored = growth of the Redis stream (XLEN) over the phase (median of the rounds).`,
+      `Open loop (bench/src/paced.ts): each request is due at its time whatever the answers before it, and its latency runs from that due time to the end of its answer, so a stall counts in every request due meanwhile (no correction for coordinated omission needed).`,
       `Control: the same events load sent to a process that only reads the bodies and answers 202 (bench/src/events-sink.ts): what the senders and loopback HTTP cost this 2-core machine without any work of the API. Events / sink is the API's own share of the ratio.`,
       `The target is judged on the p99 of every query of all rounds with events against every query of all rounds without ("all" rows). Alone / alone compares the odd rounds' queries-alone phases with the even rounds': the size of a ratio that is noise only.`,
     ],

@@ -3,7 +3,10 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { RssSampler } from './common';
 
-/** Load generation against a real API process (autocannon, loopback), shared by the HTTP suites. */
+/**
+ * Closed-loop load against a real API process (autocannon, loopback), shared by the HTTP suites: each
+ * connection sends its next request when the previous answer came. Load at a fixed rate: paced.ts.
+ */
 
 export interface LoadResult {
   connections: number;
@@ -78,42 +81,33 @@ export function startLoad(
   connections: number,
   seconds: number,
   amount?: number,
-  /** Requests per second across all connections (open loop); unset: closed loop, as fast as answered. */
-  rate?: number,
-  /** Each answer's latency in ms, for suites that pool latencies over several runs. */
-  onLatency?: (ms: number) => void,
 ): RunningLoad {
   const sampler = new RssSampler(apiPid);
   const started = performance.now();
   let cap: NodeJS.Timeout | undefined;
   const bound = amount ? { amount } : { duration: seconds };
-  const paced = rate ? { overallRate: rate } : {};
   let settle: { resolve: (result: LoadResult) => void; reject: (err: Error) => void } | undefined;
   const done = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
-  const instance = autocannon(
-    { url, connections, timeout: 60, requests, ...bound, ...paced },
-    (err, result) => {
-      clearTimeout(cap);
-      sampler.stop();
-      if (err) {
-        settle?.reject(err);
-        return;
-      }
-      const elapsed = (performance.now() - started) / 1000;
-      const total = result['2xx'] + result.non2xx;
-      settle?.resolve({
-        connections,
-        seconds: elapsed,
-        requests: total,
-        requestsPerSecond: total / elapsed,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        errors: result.errors + result.timeouts + result.non2xx,
-        rssMaxMiB: sampler.max(),
-      });
-    },
-  );
-  if (onLatency) instance.on('response', (_client, _status, _bytes, ms) => onLatency(ms));
+  const instance = autocannon({ url, connections, timeout: 60, requests, ...bound }, (err, result) => {
+    clearTimeout(cap);
+    sampler.stop();
+    if (err) {
+      settle?.reject(err);
+      return;
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const total = result['2xx'] + result.non2xx;
+    settle?.resolve({
+      connections,
+      seconds: elapsed,
+      requests: total,
+      requestsPerSecond: total / elapsed,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors: result.errors + result.timeouts + result.non2xx,
+      rssMaxMiB: sampler.max(),
+    });
+  });
   if (amount) cap = setTimeout(() => instance.stop(), seconds * 1000);
   return { stop: () => instance.stop(), done };
 }
@@ -125,8 +119,6 @@ export function runLoad(
   connections: number,
   seconds: number,
   amount?: number,
-  rate?: number,
-  onLatency?: (ms: number) => void,
 ): Promise<LoadResult> {
-  return startLoad(url, apiPid, requests, connections, seconds, amount, rate, onLatency).done;
+  return startLoad(url, apiPid, requests, connections, seconds, amount).done;
 }

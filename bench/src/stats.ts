@@ -41,22 +41,3 @@ export function precisionAt(
 export function mean(values: readonly number[]): number {
   return values.length ? values.reduce((s, v) => s + v, 0) / values.length : NaN;
 }
-
-/**
- * Latencies of a paced client with coordinated omission corrected, as HdrHistogram's
- * recordValueWithExpectedInterval does: a connection that waited `L` ms for an answer when it should
- * send every `intervalMs` did not send the requests it owed meanwhile, so each of those is counted
- * with the wait it would have had (L − interval, L − 2·interval, … while at least one interval).
- * Why not autocannon's own percentiles: it applies this correction with an interval of
- * ceil(1 / rate) where rate is per second, i.e. 1 ms whatever the rate, which adds about L samples
- * of 1…L ms for every L-ms answer: one slow answer then moves the p99 by itself and the p50 drops.
- */
-export function correctedForOmission(latencies: readonly number[], intervalMs: number): number[] {
-  if (!(intervalMs > 0)) throw new RangeError('intervalMs must be positive');
-  const out: number[] = [];
-  for (const latency of latencies) {
-    out.push(latency);
-    for (let missed = latency - intervalMs; missed >= intervalMs; missed -= intervalMs) out.push(missed);
-  }
-  return out;
-}

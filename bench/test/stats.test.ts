@@ -1,4 +1,4 @@
-import { correctedForOmission, fitLine, mean, precisionAt, ratioOfMedians } from '../src/stats';
+import { fitLine, mean, precisionAt, ratioOfMedians } from '../src/stats';
 
 describe('bench statistics', () => {
   it('fits the per-item slope and intercept of points on a line', () => {
@@ -40,12 +40,5 @@ describe('bench statistics', () => {
     expect(precisionAt(5, 1, [4, 7], labelOf)).toBeCloseTo(0.4, 10);
     expect(precisionAt(5, 2, [], labelOf)).toBe(0);
     expect(Number.isNaN(mean([]))).toBe(true);
-  });
-
-  it('corrects coordinated omission with the expected interval: one sample per request a slow answer held back', () => {
-    // Sending every 40 ms: a 130-ms answer held back the requests due at 40, 80 and 120 ms.
-    expect(correctedForOmission([5, 130, 39], 40)).toEqual([5, 130, 90, 50, 39]);
-    expect(correctedForOmission([80], 40)).toEqual([80, 40]);
-    expect(() => correctedForOmission([1], 0)).toThrow(RangeError);
   });
 });
