@@ -17,25 +17,13 @@ import {
   uniquePrefix,
   type RunningApi,
 } from './support';
+import { shopperEvent } from '../services/api/test/fixtures';
 import { ContractClient, type ApiReply } from './support/api-client';
 
 jest.setTimeout(180_000);
 
 const API_KEY = 'events-system-write-key-0123456789';
 const EVENTS_KEY = 'events-system-events-key-0123456789';
-
-function event(eventId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    eventId,
-    type: 'click',
-    itemId: 'sku-2',
-    context: { sourceItemId: 'sku-1' },
-    position: 2,
-    timestamp: new Date().toISOString(),
-    sessionId: 's_system_0001',
-    ...overrides,
-  };
-}
 
 describe('events across API and Redis restarts', () => {
   const prefix = uniquePrefix('events-system');
@@ -76,7 +64,11 @@ describe('events across API and Redis restarts', () => {
   });
 
   const batch = {
-    events: [event('s-1'), event('s-2', { type: 'purchase' }), event('s-3', { type: 'impression' })],
+    events: [
+      shopperEvent('s-1'),
+      shopperEvent('s-2', { type: 'purchase' }),
+      shopperEvent('s-3', { type: 'impression' }),
+    ],
   };
 
   test('events posted with the events key are in the stream; without a key: 401', async () => {
@@ -105,14 +97,14 @@ describe('events across API and Redis restarts', () => {
     expect(replay.status).toBe(202);
     expect(replay.json()).toEqual({ accepted: 0, duplicates: 3, rejected: 0, rejections: [] });
     // The write key posts events too; a new event is appended after the old ones.
-    const next = await post({ events: [event('s-4')] }, API_KEY);
+    const next = await post({ events: [shopperEvent('s-4')] }, API_KEY);
     expect(next.json()).toMatchObject({ accepted: 1, duplicates: 0 });
     expect((await log.read()).map((e) => e.eventId)).toEqual(['s-1', 's-2', 's-3', 's-4']);
   });
 
   test('after a Redis restart (AOF) the stream and the dedupe keys are back; meanwhile 503 QUEUE_UNAVAILABLE', async () => {
     await redis.stop();
-    const down = await post({ events: [event('s-5')] });
+    const down = await post({ events: [shopperEvent('s-5')] });
     expect(down.status).toBe(503);
     expect(down.json<{ code: string }>().code).toBe('QUEUE_UNAVAILABLE');
     expect(down.headers['retry-after']).toBe('5');

@@ -18,8 +18,8 @@ import type { BenchContext, BenchSuite, BenchTable } from './types';
  * event is validated, deduplicated and appended to the Redis stream — no replay shortcut). Both paths
  * are warmed up first; then 8 rounds of three phases (below), in ABC CBA order. Every query's latency is kept,
  * and the p99 of all queries answered with events is compared with the p99 of all answered without:
- * a p99 from one 10-s phase (2,000 answers, the 20th slowest) moves by ±50 % between two identical
- * phases on this machine, so per-round ratios measure mostly noise. The same pooled comparison of
+ * a p99 from one 8-s phase (1,600 answers, the 16th slowest) ranges about 2× between identical
+ * phases on this machine (4.6–9.9 ms in one run), so per-round ratios measure mostly noise. The same pooled comparison of
  * the odd rounds' queries-alone phases with the even rounds' (A/A) shows how much of a ratio is noise.
  * The events load runs in a
  * process of its own with its bodies made before the phase (events-load-worker.ts), so the load
@@ -124,7 +124,7 @@ interface Round {
   eventsAccepted: number;
   eventsPerSecond: number;
   p99Ratio: number;
-  /** Every query latency of the round (ms, corrected for coordinated omission), per phase. */
+  /** Every query latency of the round (ms, from each query's due time: paced.ts), per phase. */
   withoutLatencies: number[];
   withLatencies: number[];
 }
@@ -288,7 +288,7 @@ export function pooledP99(rounds: readonly Round[]) {
 
 export function eventsReport(rounds: Round[], seconds: number): BenchTable {
   const rows: Array<Array<string | number>> = [];
-  /** A round's queries of one phase: rate, p50, p99 (of the corrected latencies), errors. */
+  /** A round's queries of one phase: rate, p50, p99 (of the latencies from due time), errors. */
   const queryCells = (load: LoadResult, latencies: number[]) => [
     round(load.requestsPerSecond, 0),
     round(percentile(latencies, 50), 1),

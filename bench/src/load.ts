@@ -84,32 +84,33 @@ export function startLoad(
 ): RunningLoad {
   const sampler = new RssSampler(apiPid);
   const started = performance.now();
+  let instance: autocannon.Instance | null = null;
   let cap: NodeJS.Timeout | undefined;
   const bound = amount ? { amount } : { duration: seconds };
-  let settle: { resolve: (result: LoadResult) => void; reject: (err: Error) => void } | undefined;
-  const done = new Promise<LoadResult>((resolve, reject) => (settle = { resolve, reject }));
-  const instance = autocannon({ url, connections, timeout: 60, requests, ...bound }, (err, result) => {
-    clearTimeout(cap);
-    sampler.stop();
-    if (err) {
-      settle?.reject(err);
-      return;
-    }
-    const elapsed = (performance.now() - started) / 1000;
-    const total = result['2xx'] + result.non2xx;
-    settle?.resolve({
-      connections,
-      seconds: elapsed,
-      requests: total,
-      requestsPerSecond: total / elapsed,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      errors: result.errors + result.timeouts + result.non2xx,
-      rssMaxMiB: sampler.max(),
+  const done = new Promise<LoadResult>((resolve, reject) => {
+    instance = autocannon({ url, connections, timeout: 60, requests, ...bound }, (err, result) => {
+      clearTimeout(cap);
+      sampler.stop();
+      if (err) {
+        reject(err);
+        return;
+      }
+      const elapsed = (performance.now() - started) / 1000;
+      const total = result['2xx'] + result.non2xx;
+      resolve({
+        connections,
+        seconds: elapsed,
+        requests: total,
+        requestsPerSecond: total / elapsed,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors: result.errors + result.timeouts + result.non2xx,
+        rssMaxMiB: sampler.max(),
+      });
     });
   });
-  if (amount) cap = setTimeout(() => instance.stop(), seconds * 1000);
-  return { stop: () => instance.stop(), done };
+  if (amount) cap = setTimeout(() => instance?.stop(), seconds * 1000);
+  return { stop: () => instance?.stop(), done };
 }
 
 export function runLoad(

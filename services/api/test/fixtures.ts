@@ -79,3 +79,20 @@ export function multipartBody(
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/** A valid shopper event (POST /v1/events), happening now; fields overridden per case. */
+export function shopperEvent(
+  eventId: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    eventId,
+    type: 'click',
+    itemId: 'green-shirt',
+    context: { sourceItemId: 'red-shirt' },
+    position: 0,
+    timestamp: new Date().toISOString(),
+    sessionId: 's_route_test_1',
+    ...overrides,
+  };
+}

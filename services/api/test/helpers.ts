@@ -392,20 +392,3 @@ export async function buildTestApp(
 
 export * from './contract';
 export * from './fixtures';
-
-/** A valid event, happening now; fields overridden per case. */
-export function shopperEvent(
-  eventId: string,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    eventId,
-    type: 'click',
-    itemId: 'green-shirt',
-    context: { sourceItemId: 'red-shirt' },
-    position: 0,
-    timestamp: new Date().toISOString(),
-    sessionId: 's_route_test_1',
-    ...overrides,
-  };
-}
