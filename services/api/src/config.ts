@@ -133,10 +133,10 @@ export interface ApiConfig extends Omit<ApiEnv, 'MAX_BODY_BYTES'> {
 }
 
 /**
- * How long an eventId is remembered for deduplication: the whole window an event is accepted in
- * (EVENTS_MAX_AGE + EVENTS_MAX_FUTURE). An event accepted at time a has a timestamp t with
- * t ≥ a − max future; a replay at r is accepted only while r ≤ t + max age ≤ a + max future + max
- * age, so every replay the API would still accept finds its seen-key.
+ * How long after its timestamp's slice an eventId is remembered for deduplication (RedisEventLog):
+ * EVENTS_MAX_AGE + EVENTS_MAX_FUTURE. A replay (same id, same timestamp t) is accepted only while
+ * its arrival r ≤ t + max age, so every replay the API would still accept finds its id; the
+ * max-future margin covers a Redis clock behind the API's.
  */
 export function eventDedupeTtlSeconds(
   config: Pick<ApiConfig, 'EVENTS_MAX_AGE' | 'EVENTS_MAX_FUTURE'>,

@@ -29,7 +29,8 @@ export function ingestThreadAvailable(): boolean {
  * - At the lowest CPU priority (niceIncrement 19, a Linux thread nice value): when the cores are
  *   busy, searches go first and events wait a little; they are acknowledged once stored. At 10,000
  *   events/s the thread needs ~0.1 core; with it at nice 19 the events bench measured query p99
- *   1.41–1.66× its value without events, 1.70–1.72× at nice 10 (bench/src/events.ts; two runs each).
+ *   1.41–1.66× its value without events, 1.70–1.72× at nice 10 (bench/src/events.ts; two runs each,
+ *   before the cheaper version-2 append; since then 1.24–1.28× at nice 19).
  * - A bounded queue: past `maxQueue` waiting batches, `ingest` rejects (the API answers 503 with
  *   Retry-After and the client resends), so a flood cannot grow the API's memory without limit.
  * - A crashed thread is replaced by piscina; its batches reject (503), nothing half-acknowledged.
