@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { eventKeys } from '@lookalike/events';
+import { eventKeys, parseStreamEntry } from '@lookalike/events';
 import {
   apiEnv,
   deleteQueueKeys,
@@ -105,21 +105,22 @@ describeWithBrowser('demo page: events and feedback (Chromium)', () => {
   /** The Authorization headers of the page's POST /v1/events requests. */
   const eventAuth: string[] = [];
 
-  /** Every event in the stream `<QUEUE_PREFIX>:events`, oldest first. */
+  /** Every event in the stream `<QUEUE_PREFIX>:events`, oldest first, read as the indexer reads it. */
   async function storedEvents(): Promise<StoredEntry[]> {
-    const entries = await redis.xrange(eventKeys(prefix).stream, '-', '+');
-    return entries.map(([, fields]) => {
-      const record: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
-      return {
-        eventId: record.eventId as string,
-        type: record.type as string,
-        itemId: record.itemId as string,
-        ...(record.sourceItemId !== undefined ? { sourceItemId: record.sourceItemId } : {}),
-        ...(record.queryId !== undefined ? { queryId: record.queryId } : {}),
-        position: Number(record.position),
-        sessionId: record.sessionId as string,
-      };
+    const entries = (await redis.xrange(eventKeys(prefix).stream, '-', '+')) as Array<[string, string[]]>;
+    return entries.flatMap(([id, fields]) => {
+      const event = parseStreamEntry(id, fields);
+      if (!event) throw new Error(`an unreadable stream entry: ${id} ${JSON.stringify(fields)}`);
+      return [
+        {
+          eventId: event.eventId,
+          type: event.type,
+          itemId: event.itemId,
+          ...event.context,
+          position: event.position,
+          sessionId: event.sessionId,
+        },
+      ];
     });
   }
 

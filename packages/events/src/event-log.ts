@@ -81,9 +81,8 @@ export interface RedisEventLogOptions {
 
 /**
  * An event's attributes as its version-2 entry stores them (field `e`): one compact JSON array,
- * `[eventId, type, itemId, contextKind, contextId, position, timestamp]` plus `sessionId` —
- * contextKind `s` (contextId is a sourceItemId) or `q` (a queryId), timestamp normalised to UTC
- * ISO 8601 with ms. Positional, not an object: the stream keeps up to EVENTS_STREAM_MAXLEN of these,
+ * `[eventId, type, itemId, contextKind, contextId, position, timestamp, sessionId]` — contextKind
+ * `s` (contextId is a sourceItemId) or `q` (a queryId), timestamp normalised to UTC ISO 8601 with ms. Positional, not an object: the stream keeps up to EVENTS_STREAM_MAXLEN of these,
  * and the attribute names would be a third of each entry.
  */
 export function entryPayload(event: ShopperEvent, timestampMs: number = Date.parse(event.timestamp)): string {
@@ -205,9 +204,9 @@ export function parseStreamEntry(streamId: string, flat: readonly string[]): Sto
  * Dedupe and append, one atomic script per batch. The events come grouped by the time slice of
  * their timestamps; per slice, one SMISMEMBER finds the ids seen before, each new event is XADDed
  * (trimming the stream to about MAXLEN), then the new ids join the slice's set (SADD) and the set's
- * time to live is set. XADD comes before SADD on purpose: a script is not rolled back, so if Redis refused
- * the write half-way (out of memory under noeviction) an event is never marked seen without being
- * stored; a retry then stores it (at worst twice, never zero times).
+ * time to live is set. XADD comes before SADD on purpose: a script is not rolled back, so if Redis
+ * refused the write half-way (out of memory under noeviction) an event is never marked seen without
+ * being stored; a retry then stores it (at worst twice, never zero times).
  *
  * KEYS[1] = stream, KEYS[1 + s] = the set of slice s.
  * ARGV = maxLength, receivedAt, then per slice s: its set's time to live (EXPIRE, seconds) and its
@@ -222,13 +221,13 @@ const APPEND_SCRIPT = `
 local maxlen = ARGV[1]
 local received = ARGV[2]
 local slices = #KEYS - 1
-local next = 3 + 2 * slices
+local at = 3 + 2 * slices
 local out = {}
 for s = 1, slices do
   local set = KEYS[s + 1]
   local count = tonumber(ARGV[2 + 2 * s])
   local ids = {}
-  for i = 1, count do ids[i] = ARGV[next + 2 * (i - 1)] end
+  for i = 1, count do ids[i] = ARGV[at + 2 * (i - 1)] end
   local seen = redis.call('SMISMEMBER', set, unpack(ids))
   local fresh = {}
   for i = 1, count do
@@ -236,7 +235,7 @@ for s = 1, slices do
       out[#out + 1] = ''
     else
       out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
-        'v', '2', 'receivedAt', received, 'e', ARGV[next + 2 * (i - 1) + 1])
+        'v', '2', 'receivedAt', received, 'e', ARGV[at + 2 * (i - 1) + 1])
       fresh[#fresh + 1] = ids[i]
     end
   end
@@ -244,7 +243,7 @@ for s = 1, slices do
     redis.call('SADD', set, unpack(fresh))
     redis.call('EXPIRE', set, ARGV[1 + 2 * s])
   end
-  next = next + 2 * count
+  at = at + 2 * count
 end
 return out
 `;
