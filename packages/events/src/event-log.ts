@@ -99,22 +99,6 @@ export function entryPayload(event: ShopperEvent, timestampMs: number = Date.par
   ]);
 }
 
-/** The field/value list of an event's stream entry, version 2 (the format documented in index.ts). */
-export function entryFields(
-  event: ShopperEvent,
-  receivedAt: number | string,
-  timestampMs: number = Date.parse(event.timestamp),
-): string[] {
-  return [
-    'v',
-    EVENT_ENTRY_VERSION,
-    'receivedAt',
-    typeof receivedAt === 'string' ? receivedAt : new Date(receivedAt).toISOString(),
-    'e',
-    entryPayload(event, timestampMs),
-  ];
-}
-
 const isString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 /** A version-2 entry's fields read back; null when malformed. */
@@ -235,7 +219,7 @@ for s = 1, slices do
       out[#out + 1] = ''
     else
       out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
-        'v', '2', 'receivedAt', received, 'e', ARGV[at + 2 * (i - 1) + 1])
+        'v', '${EVENT_ENTRY_VERSION}', 'receivedAt', received, 'e', ARGV[at + 2 * (i - 1) + 1])
       fresh[#fresh + 1] = ids[i]
     end
   end

@@ -75,7 +75,6 @@ export {
   RedisEventLog,
   RedisEventStream,
   dedupeSliceOf,
-  entryFields,
   entryPayload,
   eventKeys,
   parseStreamEntry,
