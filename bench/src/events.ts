@@ -9,6 +9,7 @@ import { fork } from 'node:child_process';
 import type { EventsLoadJob, EventsLoadMessage } from './events-load-worker';
 import { byIdRequests, type LoadResult } from './load';
 import { runPaced } from './paced';
+import { majorGcsOf, type MajorGcs } from './gc';
 import type { BenchContext, BenchSuite, BenchTable } from './types';
 
 /**
@@ -127,6 +128,8 @@ interface Round {
   /** Every query latency of the round (ms, from each query's due time: paced.ts), per phase. */
   withoutLatencies: number[];
   withLatencies: number[];
+  /** The API's major GCs during each phase's queries. */
+  gcs: { without: MajorGcs; with: MajorGcs; control: MajorGcs };
 }
 
 export const eventsSuite: BenchSuite = {
@@ -178,8 +181,11 @@ export const eventsSuite: BenchSuite = {
           });
         const queriesFor = async () => {
           const latencies: number[] = [];
+          const gcBefore = await majorGcsOf(api.url);
           const result = await queryLoad(seconds, (ms) => latencies.push(ms));
-          return { result, latencies };
+          const gcAfter = await majorGcsOf(api.url);
+          const gcs = { count: gcAfter.count - gcBefore.count, ms: gcAfter.ms - gcBefore.ms };
+          return { result, latencies, gcs };
         };
         // Warm-up, unmeasured: a phase of queries alone, then one with events, each as long as a measured
         // phase. Both paths' JIT, the stream's first allocations and the API's heap growing to its
@@ -236,6 +242,7 @@ export const eventsSuite: BenchSuite = {
             p99Ratio: percentile(phase.queried.latencies, 99) / percentile(without.latencies, 99),
             withoutLatencies: without.latencies,
             withLatencies: phase.queried.latencies,
+            gcs: { without: without.gcs, with: phase.queried.gcs, control: control.gcs },
           });
         }
       } finally {
@@ -294,18 +301,32 @@ export function pooledP99(rounds: readonly Round[]) {
 export function eventsReport(rounds: Round[], seconds: number): BenchTable {
   const rows: Array<Array<string | number>> = [];
   /** A round's queries of one phase: rate, p50, p99 (of the latencies from due time), errors. */
-  const queryCells = (load: LoadResult, latencies: number[]) => [
+  const gcCell = (gcs: MajorGcs) => `${gcs.count} / ${round(gcs.ms, 1)}`;
+  const queryCells = (load: LoadResult, latencies: number[], gcs: MajorGcs) => [
     round(load.requestsPerSecond, 0),
     round(percentile(latencies, 50), 1),
     round(percentile(latencies, 99), 1),
     load.errors,
+    gcCell(gcs),
   ];
+  const totalGcs = (pick: (r: Round) => MajorGcs): MajorGcs =>
+    rounds.reduce((sum, r) => ({ count: sum.count + pick(r).count, ms: sum.ms + pick(r).ms }), {
+      count: 0,
+      ms: 0,
+    });
   rounds.forEach((r, i) => {
-    rows.push([i + 1, 'queries alone', ...queryCells(r.without, r.withoutLatencies), '', '', '']);
+    rows.push([
+      i + 1,
+      'queries alone',
+      ...queryCells(r.without, r.withoutLatencies, r.gcs.without),
+      '',
+      '',
+      '',
+    ]);
     rows.push([
       i + 1,
       `queries + events (${EVENTS_PER_BATCH} per POST)`,
-      ...queryCells(r.with, r.withLatencies),
+      ...queryCells(r.with, r.withLatencies, r.gcs.with),
       round(r.eventsPerSecond, 0),
       `${round(r.events.p50, 1)} / ${round(r.events.p99, 1)}`,
       r.events.errors,
@@ -313,7 +334,7 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     rows.push([
       i + 1,
       'queries + the same POSTs to a sink (control)',
-      ...queryCells(r.control, r.controlLatencies),
+      ...queryCells(r.control, r.controlLatencies, r.gcs.control),
       '',
       '',
       '',
@@ -330,7 +351,9 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     '',
     round(pooled.without.p50, 1),
     round(pooled.without.p99, 1),
-    ...blank,
+    '',
+    gcCell(totalGcs((r) => r.gcs.without)),
+    ...blank.slice(1),
   ]);
   rows.push([
     'all',
@@ -338,7 +361,9 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     '',
     round(pooled.with.p50, 1),
     round(pooled.with.p99, 1),
-    ...blank,
+    '',
+    gcCell(totalGcs((r) => r.gcs.with)),
+    ...blank.slice(1),
   ]);
   rows.push([
     'all',
@@ -346,7 +371,9 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
     '',
     round(pooled.control.p50, 1),
     round(pooled.control.p99, 1),
-    ...blank,
+    '',
+    gcCell(totalGcs((r) => r.gcs.control)),
+    ...blank.slice(1),
   ]);
   rows.push([
     'result',
@@ -354,6 +381,7 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
       `query p99 with / without events ${round(pooled.ratio)}× ≤ ${P99_RATIO_TARGET}× — ${pooled.ratio <= P99_RATIO_TARGET ? 'met' : 'gap'}; ` +
       `errors ${errors} — ${errors === 0 ? 'met' : 'gap'} (noise: alone / alone ${round(pooled.aaRatio)}×; median of per-round p99 ratios ${round(perRound)}×; ` +
       `the machine's share, sink / alone ${round(pooled.controlRatio)}×; the API's, events / sink ${round(pooled.apiRatio)}×)`,
+    '',
     '',
     '',
     '',
@@ -368,6 +396,7 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
       'query p50 ms',
       'query p99 ms',
       'query errors',
+      'API major GCs / pause ms',
       'events/s stored',
       'POST /v1/events p50 / p99 ms',
       'event errors',
@@ -377,6 +406,7 @@ export function eventsReport(rounds: Round[], seconds: number): BenchTable {
       `Each phase ${seconds} s, ${rounds.length} rounds in ABC CBA order; queries paced at ${QUERY_RATE} req/s (one every ${1000 / QUERY_RATE} ms, at most ${QUERY_CONNECTIONS} connections); events ${EVENTS_PER_SECOND_TARGET / EVENTS_PER_BATCH} POSTs/s, one every ${(1000 * EVENTS_PER_BATCH) / EVENTS_PER_SECOND_TARGET} ms, of ${EVENTS_PER_BATCH} fresh events over ${EVENT_CONNECTIONS} connections; events/s stored = growth of the Redis stream (XLEN) over the phase (median of the rounds).`,
       `Open loop (bench/src/paced.ts): each request is due at its time whatever the answers before it, and its latency runs from that due time to the end of its answer, so a stall counts in every request due meanwhile (no correction for coordinated omission needed).`,
       `Control: the same events load sent to a process that only reads the bodies and answers 202 (bench/src/events-sink.ts): what the senders and loopback HTTP cost this 2-core machine without any work of the API. Events / sink is the API's own share of the ratio.`,
+      `API major GCs: mark-compacts of the API's main-thread heap during the phase's queries, and their summed pause, from its /metrics (nodejs_gc_duration_seconds, kind="major"); each pause stops every query in flight.`,
       `The target is judged on the p99 of every query of all rounds with events against every query of all rounds without ("all" rows). Alone / alone compares the odd rounds' queries-alone phases with the even rounds': the size of a ratio that is noise only.`,
     ],
   };

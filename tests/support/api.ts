@@ -19,10 +19,15 @@ export interface RunningApi {
  * Starts `node services/api/dist/server.js` and waits for its `listening` line. Without a PORT in
  * `env` the API binds port 0 (the OS picks a free one, no race) and the line says which.
  */
-export async function startApi(name: string, env: Record<string, string>): Promise<RunningApi> {
+export async function startApi(
+  name: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<RunningApi> {
   const process = await startService({
     name,
     script: API_SCRIPT,
+    nodeArgs,
     env: { PORT: '0', ...env },
     readyMsg: 'listening',
     readyTimeoutMs: 90_000,

@@ -153,6 +153,8 @@ export interface StartOptions {
   /** Script relative to the repo root (e.g. services/indexer/dist/main.js). */
   script: string;
   args?: string[];
+  /** Flags for node itself, before the script (e.g. `--trace-gc-nvp`). */
+  nodeArgs?: string[];
   env: Record<string, string | undefined>;
   /** Wait for a log line with this `msg` (null: do not wait). */
   readyMsg?: string | null;
@@ -163,11 +165,15 @@ export interface StartOptions {
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
   for (const [key, value] of Object.entries(options.env)) if (value !== undefined) env[key] = value;
-  const child = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])],
+    {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const service = new ServiceProcess(options.name, child);
   const readyMsg = options.readyMsg === undefined ? 'ready' : options.readyMsg;
   if (readyMsg !== null) {

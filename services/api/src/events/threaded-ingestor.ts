@@ -30,7 +30,8 @@ export function ingestThreadAvailable(): boolean {
  *   busy, searches go first and events wait a little; they are acknowledged once stored. At 10,000
  *   events/s the thread needs ~0.1 core; with it at nice 19 the events bench measured query p99
  *   1.41–1.66× its value without events, 1.70–1.72× at nice 10 (bench/src/events.ts; two runs each,
- *   before the cheaper version-2 append; since then 1.24–1.28× at nice 19).
+ *   before the cheaper version-2 append; since then 1.24–1.28× at nice 19, and 1.02–1.10× once
+ *   by-id hits and piscina tasks stopped being promoted to the old generation).
  * - A bounded queue: past `maxQueue` waiting batches, `ingest` rejects (the API answers 503 with
  *   Retry-After and the client resends), so a flood cannot grow the API's memory without limit.
  * - A crashed thread is replaced by piscina; its batches reject (503), nothing half-acknowledged.
