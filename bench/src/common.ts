@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { modelRegistry } from '@lookalike/models';
 import type { ItemInput, ModelIdentity } from '@lookalike/index-store';
 import type { BenchContext } from './types';
@@ -131,6 +132,22 @@ export function syntheticItems(vectors: Float32Array, dimension: number, idPrefi
     };
   }
   return items;
+}
+
+/** Deletes every key under `prefix:` (SCAN + UNLINK). */
+export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 10_000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Resident set size of a process in MiB (Linux /proc), NaN when it is gone. */
@@ -263,11 +280,14 @@ export async function startApi(
     running = false;
   });
   const stop = async () => {
-    if (!running) return;
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
-    if (running) child.kill('SIGKILL');
-    await exited;
+    if (running) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000)]);
+      if (running) child.kill('SIGKILL');
+      await exited;
+    }
+    // The API's keys (its queue's, a suite's events) go with it: the bench shares Redis with others.
+    await deleteKeysUnder(context.redisUrl, env.QUEUE_PREFIX as string).catch(() => undefined);
   };
   try {
     const deadline = Date.now() + 180_000;

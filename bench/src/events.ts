@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { defaultModelIdentity, median, percentile, round, startApi } from './common';
+import { defaultModelIdentity, deleteKeysUnder, median, percentile, round, startApi } from './common';
 import { catalogueSpace, publishCatalogue } from './compact';
 import { fork } from 'node:child_process';
 import type { EventsLoadJob, EventsLoadMessage } from './events-load-worker';
@@ -41,17 +41,6 @@ const EVENTS_PER_SECOND_TARGET = 10_000;
 const EVENT_CONNECTIONS = 4;
 /** The target: query p99 with events ≤ 1.10 × without. */
 const P99_RATIO_TARGET = 1.1;
-
-/** Deletes the event stream and its dedupe keys (prefix:events, prefix:events:dedupe:*). */
-async function dropEventKeys(redis: Redis, prefix: string): Promise<void> {
-  await redis.del(`${prefix}:events`);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:events:dedupe:*`, 'COUNT', 10_000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
 
 /**
  * Starts the events load in its own process (events-load-worker.ts says why); resolves once its
@@ -263,7 +252,7 @@ export const eventsSuite: BenchSuite = {
         raw: { items: ITEMS, queryRate: QUERY_RATE, rounds: raw, pooled: pooledP99(measured) },
       };
     } finally {
-      await dropEventKeys(redis, prefix).catch(() => undefined);
+      await deleteKeysUnder(context.redisUrl, prefix).catch(() => undefined);
       redis.disconnect();
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -15,7 +15,15 @@ import {
   metricConventionViolations,
   metricTypes,
 } from '../../../tests/support/metrics';
-import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl, repoRoot } from './helpers';
+import {
+  deleteRedisKeys,
+  hasSharedModels,
+  httpRequest,
+  modelCacheDir,
+  modelMirror,
+  redisUrl,
+  repoRoot,
+} from './helpers';
 
 const entry = path.join(repoRoot, 'services/api/dist/server.js');
 const describeBuilt = existsSync(entry) && hasSharedModels ? describe : describe.skip;
@@ -63,8 +71,10 @@ describeBuilt('node services/api/dist/server.js', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-process-'));
   });
+  const prefix = `api-process-${process.pid}-${Date.now()}`;
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
+    await deleteRedisKeys(prefix);
   });
 
   test('PORT=0: logs {"msg":"listening","url"}, serves, and exits 0 on SIGTERM after closing', async () => {
@@ -73,7 +83,7 @@ describeBuilt('node services/api/dist/server.js', () => {
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       REDIS_URL: redisUrl,
-      QUEUE_PREFIX: `api-process-${process.pid}`,
+      QUEUE_PREFIX: prefix,
       MODEL_CACHE_DIR: modelCacheDir,
       MODEL_MIRROR: modelMirror,
       INFERENCE_CONCURRENCY: '1',

@@ -20,10 +20,11 @@ import {
   type JobOutcomeLists,
   type JobResult,
 } from '@lookalike/queue';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../src/server';
 import {
   ContractChecker,
+  deleteRedisKeys,
   hasSharedModels,
   httpRequest,
   modelCacheDir,
@@ -52,21 +53,6 @@ async function poll<T>(
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
   }
 }
 
@@ -153,7 +139,7 @@ describeReal('API on real components', () => {
     await writer?.close();
     await embedder?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
-    await deleteKeys(prefix).catch(() => undefined);
+    await deleteRedisKeys(prefix).catch(() => undefined);
   });
 
   async function waitForJob(jobId: string): Promise<Record<string, unknown>> {

@@ -10,6 +10,7 @@ import {
   ContractChecker,
   FakeSnapshot,
   buildTestApp,
+  deleteRedisKeys,
   fakeVector,
   redisUrl,
   solidPng,
@@ -56,21 +57,24 @@ async function stopRedis(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function appOnQueue(url: string): Promise<{ t: TestApp; queue: CatalogueQueue; image: Buffer }> {
+async function appOnQueue(
+  url: string,
+): Promise<{ t: TestApp; queue: CatalogueQueue; image: Buffer; prefix: string }> {
+  const prefix = `api-redis-down-${process.pid}-${Date.now()}`;
   const queue = new CatalogueQueue({
     redisUrl: url,
-    prefix: `api-redis-down-${process.pid}-${Date.now()}`,
+    prefix,
     enqueueTimeoutMs: 500,
   });
   const t = await buildTestApp({ REDIS_TIMEOUT_MS: '500' }, { queue });
   const image = await solidPng([10, 120, 200]);
   t.snapshots.swap(new FakeSnapshot(4, [{ id: 'a', vector: fakeVector(image), metadata: { kind: 'x' } }]));
-  return { t, queue, image };
+  return { t, queue, image, prefix };
 }
 
 describe('Redis up and down, real queue', () => {
   test('Redis up: ready with redis ok, writes accepted', async () => {
-    const { t, queue } = await appOnQueue(redisUrl);
+    const { t, queue, prefix } = await appOnQueue(redisUrl);
     try {
       const ready = await t.request('/readyz');
       contract.check('GET', '/readyz', ready);
@@ -85,6 +89,7 @@ describe('Redis up and down, real queue', () => {
     } finally {
       await t.app.close();
       await queue.close();
+      await deleteRedisKeys(prefix);
     }
   });
 

@@ -10,7 +10,14 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config';
 import { openWritesWarning, startServer } from '../src/server';
-import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl } from './helpers';
+import {
+  deleteRedisKeys,
+  hasSharedModels,
+  httpRequest,
+  modelCacheDir,
+  modelMirror,
+  redisUrl,
+} from './helpers';
 
 const describeReal = hasSharedModels ? describe : describe.skip;
 
@@ -31,13 +38,14 @@ async function startLines(env: Record<string, string>): Promise<LogLine[]> {
     },
   });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-startup-'));
+  const prefix = `api-startup-${process.pid}-${Date.now()}`;
   try {
     const server = await startServer(
       {
         PORT: '0',
         DATA_DIR: dataDir,
         REDIS_URL: redisUrl,
-        QUEUE_PREFIX: `api-startup-${process.pid}`,
+        QUEUE_PREFIX: prefix,
         MODEL_CACHE_DIR: modelCacheDir,
         MODEL_MIRROR: modelMirror,
         INFERENCE_CONCURRENCY: '1',
@@ -52,6 +60,7 @@ async function startLines(env: Record<string, string>): Promise<LogLine[]> {
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+    await deleteRedisKeys(prefix);
   }
   return lines;
 }
