@@ -15,14 +15,16 @@ describe('the events bench reads the API major GCs from prom-client exposition',
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const before = parseMajorGcs(await registry.metrics());
+    // Two in one turn: their entries arrive together (patches/prom-client@15.1.3.patch counts both).
+    forceMajorGc();
     forceMajorGc();
     // The gc histogram observes PerformanceObserver 'gc' entries, which arrive asynchronously.
     let after = before;
-    for (let wait = 0; wait < 40 && after.count === before.count; wait++) {
+    for (let wait = 0; wait < 40 && after.count < before.count + 2; wait++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       after = parseMajorGcs(await registry.metrics());
     }
-    expect(after.count).toBeGreaterThanOrEqual(before.count + 1);
+    expect(after.count).toBeGreaterThanOrEqual(before.count + 2);
     expect(after.ms).toBeGreaterThan(before.ms);
     registry.clear();
   });
