@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { defaultModelIdentity, deleteKeysUnder, median, percentile, round, startApi } from './common';
+import { defaultModelIdentity, median, percentile, round, startApi } from './common';
 import { catalogueSpace, publishCatalogue } from './compact';
 import { fork } from 'node:child_process';
 import type { EventsLoadJob, EventsLoadMessage } from './events-load-worker';
@@ -252,7 +252,6 @@ export const eventsSuite: BenchSuite = {
         raw: { items: ITEMS, queryRate: QUERY_RATE, rounds: raw, pooled: pooledP99(measured) },
       };
     } finally {
-      await deleteKeysUnder(context.redisUrl, prefix).catch(() => undefined);
       redis.disconnect();
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { LookalikeError, createLogger, type Env, type Logger } from '@lookalike/config';
 import { InProcessEventIngestor } from '@lookalike/events';
 import type { ItemSource } from '@lookalike/contracts';
@@ -37,22 +36,6 @@ export const modelCacheDir = path.join(repoRoot, '.cache/models');
 export const modelMirror = path.join(sharedDir, 'models');
 export const hasSharedModels = existsSync(modelMirror);
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** Deletes every key under `prefix:` in the shared Redis, so a test leaves nothing behind there. */
-export async function deleteRedisKeys(prefix: string, url = redisUrl): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** Quiet, unthrottled defaults for tests; any variable can be overridden. */
 export function testConfig(overrides: Env = {}): ApiConfig {

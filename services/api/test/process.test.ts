@@ -15,15 +15,8 @@ import {
   metricConventionViolations,
   metricTypes,
 } from '../../../tests/support/metrics';
-import {
-  deleteRedisKeys,
-  hasSharedModels,
-  httpRequest,
-  modelCacheDir,
-  modelMirror,
-  redisUrl,
-  repoRoot,
-} from './helpers';
+import { deleteQueueKeys } from '../../../tests/support/indexer';
+import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl, repoRoot } from './helpers';
 
 const entry = path.join(repoRoot, 'services/api/dist/server.js');
 const describeBuilt = existsSync(entry) && hasSharedModels ? describe : describe.skip;
@@ -74,7 +67,7 @@ describeBuilt('node services/api/dist/server.js', () => {
   const prefix = `api-process-${process.pid}-${Date.now()}`;
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
-    await deleteRedisKeys(prefix);
+    await deleteQueueKeys(redisUrl, prefix);
   });
 
   test('PORT=0: logs {"msg":"listening","url"}, serves, and exits 0 on SIGTERM after closing', async () => {

@@ -22,9 +22,9 @@ import {
 } from '@lookalike/queue';
 import type { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../src/server';
+import { deleteQueueKeys } from '../../../tests/support/indexer';
 import {
   ContractChecker,
-  deleteRedisKeys,
   hasSharedModels,
   httpRequest,
   modelCacheDir,
@@ -139,7 +139,7 @@ describeReal('API on real components', () => {
     await writer?.close();
     await embedder?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
-    await deleteRedisKeys(prefix).catch(() => undefined);
+    await deleteQueueKeys(redisUrl, prefix);
   });
 
   async function waitForJob(jobId: string): Promise<Record<string, unknown>> {

@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { CatalogueQueue } from '@lookalike/queue';
+import { deleteQueueKeys } from '../../../tests/support/indexer';
 import {
   ContractChecker,
   FakeSnapshot,
   buildTestApp,
-  deleteRedisKeys,
   fakeVector,
   redisUrl,
   solidPng,
@@ -89,7 +89,7 @@ describe('Redis up and down, real queue', () => {
     } finally {
       await t.app.close();
       await queue.close();
-      await deleteRedisKeys(prefix);
+      await deleteQueueKeys(redisUrl, prefix);
     }
   });
 

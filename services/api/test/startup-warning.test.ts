@@ -10,14 +10,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config';
 import { openWritesWarning, startServer } from '../src/server';
-import {
-  deleteRedisKeys,
-  hasSharedModels,
-  httpRequest,
-  modelCacheDir,
-  modelMirror,
-  redisUrl,
-} from './helpers';
+import { deleteQueueKeys } from '../../../tests/support/indexer';
+import { hasSharedModels, httpRequest, modelCacheDir, modelMirror, redisUrl } from './helpers';
 
 const describeReal = hasSharedModels ? describe : describe.skip;
 
@@ -60,7 +54,7 @@ async function startLines(env: Record<string, string>): Promise<LogLine[]> {
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
-    await deleteRedisKeys(prefix);
+    await deleteQueueKeys(redisUrl, prefix);
   }
   return lines;
 }
